@@ -1,0 +1,23 @@
+/**
+ * edgetwin/device-models: the KubeEdge v1beta1 device API as schemas, the types inferred from them,
+ * per-protocol visitor schemas, twin value rules, and validation of YAML/JSON files.
+ */
+export { ajv, validatorFor } from './ajv.js';
+export * from './protocols/ble.js';
+export {
+  defineProtocol,
+  type Finding,
+  getProtocol,
+  type ProtocolSchemas,
+  protocolNames,
+  registerProtocol,
+} from './protocols/index.js';
+export * from './protocols/modbus.js';
+export * from './protocols/opcua.js';
+export * from './protocols/serial.js';
+export * from './schema/common.js';
+export * from './schema/device.js';
+export * from './schema/device-model.js';
+export * from './schema/device-status.js';
+export * from './values.js';
+export * from './resolved.js';

@@ -1,0 +1,52 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Closed, Numeric, StringEnum } from '../schema/common.js';
+import { defineProtocol, type Finding } from './types.js';
+
+export const SerialConfig = Closed({
+  serialName: Type.String({ minLength: 1, description: 'e.g. /dev/ttyUSB0' }),
+  baudRate: Type.Optional(Numeric({ integer: true, minimum: 50 })),
+  dataBits: Type.Optional(Numeric({ integer: true, minimum: 5, maximum: 8 })),
+  stopBits: Type.Optional(Numeric({ minimum: 1, maximum: 2 })),
+  parity: Type.Optional(StringEnum(['none', 'even', 'odd', 'mark', 'space'] as const)),
+  delimiter: Type.Optional(Type.String({ minLength: 1, description: 'Line end, default "\\r\\n"' })),
+});
+export type SerialConfig = Static<typeof SerialConfig>;
+
+export const SerialVisitor = Closed({
+  request: Type.Optional(Type.String({ description: 'Bytes to send; omit for a device that streams.' })),
+  pattern: Type.String({ minLength: 1, description: 'Regex whose group "value" is the reading.' }),
+  writeTemplate: Type.Optional(
+    Type.String({ description: 'e.g. "SET {value}\\r\\n"; without {value} it is a command, e.g. tare' }),
+  ),
+  ackPattern: Type.Optional(Type.String({ description: 'Regex the device answers a write with.' })),
+  timeout: Type.Optional(Numeric({ integer: true, minimum: 1, description: 'ms' })),
+});
+export type SerialVisitor = Static<typeof SerialVisitor>;
+
+function regexProblem(source: string, field: string, needsValueGroup: boolean): Finding[] {
+  try {
+    const re = new RegExp(source);
+    if (needsValueGroup && !/\(\?<value>/.test(re.source))
+      return [{ path: [field], message: 'must contain a named group (?<value>…)' }];
+    return [];
+  } catch (error) {
+    return [{ path: [field], message: `is not a valid regular expression: ${(error as Error).message}` }];
+  }
+}
+
+export const serial = defineProtocol({
+  name: 'serial',
+  config: SerialConfig,
+  visitor: SerialVisitor,
+  checkVisitor(visitor, property) {
+    const findings = regexProblem(visitor.pattern, 'pattern', true);
+    if (visitor.ackPattern !== undefined)
+      findings.push(...regexProblem(visitor.ackPattern, 'ackPattern', false));
+    if ((property.accessMode ?? 'ReadWrite') === 'ReadWrite' && visitor.writeTemplate === undefined)
+      findings.push({
+        path: [],
+        message: `property "${property.name}" is ReadWrite but has no writeTemplate`,
+      });
+    return findings;
+  },
+});

@@ -1,0 +1,36 @@
+import type { Device, PushMethod } from './schema/device.js';
+import type { DeviceModel, ModelProperty } from './schema/device-model.js';
+
+/** Cycles of 0 (or unset) mean one second, as in KubeEdge. */
+export const DEFAULT_CYCLE_MS = 1000;
+
+/**
+ * One property of a device, joined with its model property and with everything normalised:
+ * the visitor is the model's default visitor overridden key by key by the device's, already validated
+ * against the protocol schema (numbers are numbers), and the cycles are in milliseconds.
+ */
+export interface ResolvedProperty<V = Record<string, unknown>> {
+  name: string;
+  model: ModelProperty;
+  visitor: V;
+  collectCycle: number;
+  reportCycle: number;
+  reportToCloud: boolean;
+  pushMethod?: PushMethod;
+  desired?: string;
+}
+
+/** A device ready to run: what a mapper and the twin need, with no further lookups. */
+export interface ResolvedDevice<C = Record<string, unknown>, V = Record<string, unknown>> {
+  /** `{namespace}/{name}`, the EventBus identity. */
+  id: string;
+  namespace: string;
+  name: string;
+  nodeName: string;
+  protocol: string;
+  config: C;
+  properties: ResolvedProperty<V>[];
+  stateReport: { reportToCloud: boolean; reportCycle: number };
+  device: Device;
+  model: DeviceModel;
+}

@@ -1,0 +1,118 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Closed, FreeForm, Millis, ObjectMeta, StringMap, TWIN_KEY_PATTERN } from './common.js';
+import { API_VERSION, VisitorConfig } from './device-model.js';
+import { DeviceStatusFields } from './device-status.js';
+
+const Str = (description?: string) => Type.Optional(Type.String(description ? { description } : {}));
+
+export const TwinProperty = Closed({
+  value: Type.String({ description: 'The value as a string; the model type says how to parse it.' }),
+  metadata: Type.Optional(StringMap),
+});
+export type TwinProperty = Static<typeof TwinProperty>;
+
+export const PushMethodHTTP = Closed({
+  hostName: Str('Base URL or host, e.g. http://127.0.0.1'),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  requestPath: Str(),
+  timeout: Type.Optional(Type.Integer({ minimum: 0, description: 'Milliseconds.' })),
+});
+
+export const PushMethodMQTT = Closed({
+  address: Str('Broker URL, e.g. tcp://127.0.0.1:1883'),
+  topic: Str(),
+  qos: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+  retained: Type.Optional(Type.Boolean()),
+});
+
+export const PushMethodOTEL = Closed({ endpointURL: Str('e.g. http://localhost:4318/v1/metrics') });
+
+export const DBMethodConfig = Closed({
+  influxdb2: Type.Optional(
+    Closed({
+      influxdb2ClientConfig: Type.Optional(Closed({ url: Str(), org: Str(), bucket: Str() })),
+      influxdb2DataConfig: Type.Optional(
+        Closed({ measurement: Str(), tag: Type.Optional(StringMap), fieldKey: Str() }),
+      ),
+    }),
+  ),
+  redis: Type.Optional(
+    Closed({
+      redisClientConfig: Type.Optional(
+        Closed({
+          addr: Str(),
+          db: Type.Optional(Type.Integer({ minimum: 0 })),
+          poolsize: Type.Optional(Type.Integer({ minimum: 0 })),
+          minIdleConns: Type.Optional(Type.Integer({ minimum: 0 })),
+        }),
+      ),
+    }),
+  ),
+  TDEngine: Type.Optional(
+    Closed({ TDEngineClientConfig: Type.Optional(Closed({ addr: Str(), dbName: Str() })) }),
+  ),
+  mysql: Type.Optional(
+    Closed({ mysqlClientConfig: Type.Optional(Closed({ addr: Str(), database: Str(), userName: Str() })) }),
+  ),
+});
+
+export const PushMethod = Closed(
+  {
+    http: Type.Optional(PushMethodHTTP),
+    mqtt: Type.Optional(PushMethodMQTT),
+    otel: Type.Optional(PushMethodOTEL),
+    dbMethod: Type.Optional(DBMethodConfig),
+  },
+  'Where the mapper pushes each collected value, besides the twin.',
+);
+export type PushMethod = Static<typeof PushMethod>;
+
+export const DeviceProperty = Closed({
+  name: Type.String({ pattern: TWIN_KEY_PATTERN, description: 'Must name a property of the model.' }),
+  desired: Type.Optional(TwinProperty),
+  visitors: Type.Optional(VisitorConfig),
+  collectCycle: Type.Optional(Millis('How often the mapper reads the device, in ms (0 means 1000).')),
+  reportCycle: Type.Optional(Millis('How often the value is reported, in ms (0 means 1000).')),
+  reportToCloud: Type.Optional(Type.Boolean()),
+  pushMethod: Type.Optional(PushMethod),
+});
+export type DeviceProperty = Static<typeof DeviceProperty>;
+
+export const ProtocolConfig = Closed({
+  protocolName: Type.String({ minLength: 1 }),
+  configData: Type.Optional(FreeForm),
+});
+export type ProtocolConfig = Static<typeof ProtocolConfig>;
+
+export const DeviceMethod = Closed({
+  name: Type.String({ minLength: 1 }),
+  description: Str(),
+  propertyNames: Type.Optional(Type.Array(Type.String())),
+});
+
+export const StateReport = Closed(
+  {
+    reportToCloud: Type.Optional(Type.Boolean()),
+    reportCycle: Type.Optional(Millis('How often device state is reported, in ms (0 means 1000).')),
+  },
+  'Whether and how often the device state (online/offline) is reported.',
+);
+
+export const DeviceSpec = Closed({
+  deviceModelRef: Closed({ name: Type.String({ minLength: 1 }) }, 'The DeviceModel in the same namespace.'),
+  nodeName: Str('The edge node that runs this device; empty means none.'),
+  protocol: ProtocolConfig,
+  properties: Type.Optional(Type.Array(DeviceProperty)),
+  methods: Type.Optional(Type.Array(DeviceMethod)),
+  stateReport: Type.Optional(StateReport),
+});
+export type DeviceSpec = Static<typeof DeviceSpec>;
+
+export const Device = Closed({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: Type.Literal('Device'),
+  metadata: ObjectMeta,
+  spec: DeviceSpec,
+  status: Type.Optional(DeviceStatusFields),
+});
+export type Device = Static<typeof Device>;
