@@ -3,6 +3,7 @@
  * per-protocol visitor schemas, twin value rules, and validation of YAML/JSON files.
  */
 export { ajv, validatorFor } from './ajv.js';
+export * from './errors.js';
 export * from './protocols/ble.js';
 export {
   defineProtocol,
@@ -15,9 +16,9 @@ export {
 export * from './protocols/modbus.js';
 export * from './protocols/opcua.js';
 export * from './protocols/serial.js';
+export * from './resolved.js';
 export * from './schema/common.js';
 export * from './schema/device.js';
 export * from './schema/device-model.js';
 export * from './schema/device-status.js';
 export * from './values.js';
-export * from './resolved.js';
