@@ -3,6 +3,7 @@
  * per-protocol visitor schemas, twin value rules, and validation of YAML/JSON files.
  */
 export { ajv, validatorFor } from './ajv.js';
+export * from './crds.js';
 export * from './errors.js';
 export * from './protocols/ble.js';
 export {
@@ -21,4 +22,5 @@ export * from './schema/common.js';
 export * from './schema/device.js';
 export * from './schema/device-model.js';
 export * from './schema/device-status.js';
+export * from './validate/index.js';
 export * from './values.js';

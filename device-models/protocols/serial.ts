@@ -14,7 +14,12 @@ export type SerialConfig = Static<typeof SerialConfig>;
 
 export const SerialVisitor = Closed({
   request: Type.Optional(Type.String({ description: 'Bytes to send; omit for a device that streams.' })),
-  pattern: Type.String({ minLength: 1, description: 'Regex whose group "value" is the reading.' }),
+  pattern: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Regex whose group "value" is the reading; omit for a command.',
+    }),
+  ),
   writeTemplate: Type.Optional(
     Type.String({ description: 'e.g. "SET {value}\\r\\n"; without {value} it is a command, e.g. tare' }),
   ),
@@ -39,7 +44,13 @@ export const serial = defineProtocol({
   config: SerialConfig,
   visitor: SerialVisitor,
   checkVisitor(visitor, property) {
-    const findings = regexProblem(visitor.pattern, 'pattern', true);
+    const findings: Finding[] = [];
+    if (visitor.pattern === undefined && visitor.writeTemplate === undefined)
+      findings.push({
+        path: [],
+        message: 'needs a pattern (to read) or a writeTemplate (to write), or both',
+      });
+    if (visitor.pattern !== undefined) findings.push(...regexProblem(visitor.pattern, 'pattern', true));
     if (visitor.ackPattern !== undefined)
       findings.push(...regexProblem(visitor.ackPattern, 'ackPattern', false));
     if ((property.accessMode ?? 'ReadWrite') === 'ReadWrite' && visitor.writeTemplate === undefined)

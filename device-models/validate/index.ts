@@ -1,0 +1,76 @@
+import { DeviceModelError } from '../errors.js';
+import type { ResolvedDevice } from '../resolved.js';
+import type { DeviceModel } from '../schema/device-model.js';
+import { type Checked, type CheckOptions, checkObject, KINDS } from './check-object.js';
+import { crossCheck } from './cross-check.js';
+import { formatProblem, type Problem } from './problems.js';
+import { readSources, type SourceObject } from './source.js';
+
+export type { CheckOptions } from './check-object.js';
+export { formatPath, formatProblem, type Problem } from './problems.js';
+export { DEFAULT_MAX_BYTES, parseSource, readSources, type SourceObject } from './source.js';
+
+export interface ValidationResult {
+  problems: Problem[];
+  files: number;
+  counts: Record<(typeof KINDS)[number], number>;
+  models: DeviceModel[];
+  /** Devices that passed every check, joined with their model and normalised. */
+  devices: ResolvedDevice[];
+}
+
+export interface ValidateOptions extends CheckOptions {
+  maxBytes?: number;
+}
+
+/** Validates files and directories of YAML/JSON: every problem, with file:line:col and field path. */
+export async function validateFiles(
+  paths: readonly string[],
+  options: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const sources = await readSources(paths, options);
+  const result = validateObjects(sources.objects, options);
+  result.problems.unshift(...sources.problems);
+  result.problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+  return { ...result, files: sources.files };
+}
+
+/** Validates objects already parsed (from files, or from the Kubernetes API through `fromValue`). */
+export function validateObjects(
+  objects: readonly SourceObject[],
+  options: CheckOptions = {},
+): ValidationResult {
+  const problems: Problem[] = [];
+  const checked: Checked[] = [];
+  for (const object of objects) {
+    const result = checkObject(object, options);
+    problems.push(...result.problems);
+    if (result.checked) checked.push(result.checked);
+  }
+  const cross = crossCheck(checked);
+  problems.push(...cross.problems);
+  const counts = Object.fromEntries(
+    KINDS.map((k) => [k, checked.filter((c) => c.kind === k).length]),
+  ) as ValidationResult['counts'];
+  const models = checked.flatMap((c) => (c.kind === 'DeviceModel' ? [c.object] : []));
+  return { problems, files: 0, counts, models, devices: cross.devices };
+}
+
+/** An object with no file behind it (e.g. from the Kubernetes API); problems name `origin` and the path. */
+export function fromValue(value: unknown, origin: string): SourceObject {
+  return { file: origin, value, locate: () => ({ line: 0, col: 0 }) };
+}
+
+/** Loads devices from files for a process to run: throws DeviceModelError listing every problem. */
+export async function loadDevices(
+  paths: readonly string[],
+  options: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const result = await validateFiles(paths, options);
+  if (result.problems.length > 0)
+    throw new DeviceModelError(
+      `${result.problems.length} problem(s) in ${paths.join(', ')}:\n${result.problems.map(formatProblem).join('\n')}`,
+      result.problems,
+    );
+  return result;
+}
