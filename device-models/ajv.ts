@@ -10,7 +10,7 @@ import type { NumericOptions } from './schema/common.js';
  * - `numeric`: accepts a number or a numeric string, checks integer/minimum/maximum, and writes the number back;
  * - `boolish`: accepts a boolean or "true"/"false", and writes the boolean back.
  */
-export const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+export const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
 addFormats(ajv);
 ajv.addVocabulary(['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string']);

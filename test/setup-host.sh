@@ -1,3 +1,21 @@
 #!/usr/bin/env bash
-# Placeholder until the Debian-side setup is written; see below.
-exit 0
+# What the tests need from the host, installed once (idempotent). `npm test` runs this first.
+# Debian packages: socat (real pty pairs for serial and Modbus RTU tests).
+set -euo pipefail
+
+need_packages=()
+command -v socat >/dev/null 2>&1 || need_packages+=(socat)
+
+if [ ${#need_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup-host: installing ${need_packages[*]} (Debian packages)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_packages[@]}" >/dev/null ||
+      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_packages[@]}" >/dev/null; }
+  fi
+  for pkg in "${need_packages[@]}"; do
+    command -v "$pkg" >/dev/null 2>&1 || {
+      echo "setup-host: the tests need the Debian package '$pkg': run  sudo apt-get install -y $pkg" >&2
+      exit 1
+    }
+  done
+fi

@@ -93,11 +93,10 @@ export function parseSource(file: string, text: string): Omit<ParsedSources, 'fi
     if (value === null || value === undefined) continue;
     const locate = (path: readonly PathSegment[]) => position(offsetOf(doc, path));
     const items = listItems(value);
-    if (items)
-      items.forEach((item, i) =>
-        objects.push({ file, value: item, locate: (p) => locate(['items', i, ...p]) }),
-      );
-    else objects.push({ file, value, locate });
+    if (!items) objects.push({ file, value, locate });
+    else
+      for (const [i, item] of items.entries())
+        objects.push({ file, value: item, locate: (p) => locate(['items', i, ...p]) });
   }
   if (objects.length === 0 && problems.length === 0)
     problems.push({ file, line: 1, col: 1, path: '', message: 'file is empty: no documents' });
