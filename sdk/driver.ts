@@ -37,6 +37,8 @@ export interface Driver<C, V> {
    */
   readMany?(points: Point<V>[]): Promise<(Reading | Error)[]>;
   write(point: Point<V>, value: TwinValue): Promise<void>;
+  /** Optional: whether a point can be read at all (e.g. a write-only command); default true. */
+  readable?(point: Point<V>): boolean;
   /** Optional push: call onValue on every change; resolves to an unsubscribe function. */
   subscribe?(point: Point<V>, onValue: (reading: Reading) => void): Promise<() => Promise<void>>;
   state(): DriverState;

@@ -15,6 +15,7 @@ export const Twin = Closed({
 export type Twin = Static<typeof Twin>;
 
 export const DEVICE_STATES = ['online', 'offline', 'ok', 'unknown', 'unhealthy'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
 
 /** The status block: DeviceStatus.status in KubeEdge 1.23, Device.status before it. */
 export const DeviceStatusFields = Closed({

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResolvedDevice, ResolvedProperty, TwinValue } from '../../device-models/index.js';
+import type { Driver, Point, ProtocolMapper, Reading } from '../driver.js';
+import { silentLogger } from '../logger.js';
+
+/** A running simulator, as the conformance suite drives it. */
+export interface SimulatorHandle {
+  /** The protocol config that reaches it (merged over the device's own config). */
+  config: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export interface ConformanceTarget {
+  /** Shown in the test names, e.g. "modbus over RTU". */
+  name: string;
+  mapper: ProtocolMapper;
+  /** The device whose properties are exercised: a sample, resolved. */
+  device: ResolvedDevice;
+  /** Starts the simulator; called again after `stop()` it must come back on the same address. */
+  startSimulator(): Promise<SimulatorHandle>;
+  /** Makes the simulator stop answering requests (true) or answer again (false). */
+  setSilent(silent: boolean): void;
+  /** The value to write to each writable property; defaults come from the model's bounds. */
+  writeValues?: Record<string, TwinValue>;
+  /** How long a request may take before the driver must give up, ms (the config's timeout); default 500. */
+  timeoutMs?: number;
+}
+
+const TYPES: Record<string, string> = {
+  INT: 'number',
+  FLOAT: 'number',
+  DOUBLE: 'number',
+  BOOLEAN: 'boolean',
+};
+const HANDLE_KINDS = new Set(['TCPSocketWrap', 'TCPServerWrap', 'PipeWrap', 'TTYWrap', 'FSEvent']);
+
+function pointOf(p: ResolvedProperty): Point<unknown> {
+  return { name: p.name, visitor: p.visitor, property: p.model };
+}
+
+function defaultWriteValue(p: ResolvedProperty): TwinValue {
+  const { type, minimum, maximum } = p.model;
+  if (type === 'BOOLEAN') return true;
+  if (type === 'STRING') return 'edgetwin';
+  const lo = minimum !== undefined ? Number(minimum) : 0;
+  const hi = maximum !== undefined ? Number(maximum) : lo + 100;
+  const mid = lo + (hi - lo) / 3;
+  return type === 'INT' ? Math.round(mid) : Math.round(mid * 10) / 10;
+}
+
+function openHandles(): number {
+  return process.getActiveResourcesInfo().filter((kind) => HANDLE_KINDS.has(kind)).length;
+}
+
+/** Resolves once `condition()` holds, checking on every turn of the event loop; rejects after `ms`. */
+async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function expectClose(actual: TwinValue, expected: TwinValue): void {
+  if (typeof expected === 'number') expect(actual as number).toBeCloseTo(expected, 3);
+  else expect(actual).toEqual(expected);
+}
+
+/**
+ * The mapper conformance suite: a protocol is done when this passes against its simulator. Checks connect,
+ * a read of every property with the model's type, batched reads, a write of every writable property read
+ * back, behaviour when the device stops answering, reconnect after the simulator restarts, and a clean close.
+ */
+export function describeConformance(target: ConformanceTarget): void {
+  describe(`mapper conformance: ${target.name}`, () => {
+    let simulator: SimulatorHandle;
+    let driver: Driver<unknown, unknown>;
+    const config = () => ({ ...target.device.config, ...simulator.config });
+    const newDriver = () => target.mapper.createDriver({ log: silentLogger }) as Driver<unknown, unknown>;
+    const readable = () => target.device.properties.filter((p) => driver.readable?.(pointOf(p)) ?? true);
+    const timeoutMs = target.timeoutMs ?? 500;
+    let baselineHandles = 0;
+
+    beforeAll(async () => {
+      baselineHandles = openHandles();
+      simulator = await target.startSimulator();
+      driver = newDriver();
+    });
+    afterAll(async () => {
+      await driver?.close();
+      await simulator?.stop();
+    });
+
+    it('connects', async () => {
+      expect(driver.state()).not.toBe('online');
+      await driver.connect(config());
+      expect(driver.state()).toBe('online');
+    });
+
+    it('reads every property with the type its model gives', async () => {
+      for (const property of readable()) {
+        const reading = await driver.read(pointOf(property));
+        expect(reading.quality, property.name).toBe('good');
+        expect(typeof reading.value, property.name).toBe(TYPES[property.model.type] ?? 'string');
+        if (property.model.type === 'INT') expect(Number.isInteger(reading.value), property.name).toBe(true);
+        expect(reading.timestamp).toBeGreaterThan(Date.now() - 60_000);
+      }
+    });
+
+    it('reads a batch with one result per point, in order', async () => {
+      if (!driver.readMany) return;
+      const points = readable().map(pointOf);
+      const results = await driver.readMany(points);
+      expect(results).toHaveLength(points.length);
+      for (const [i, result] of results.entries()) {
+        expect(result, points[i]!.name).not.toBeInstanceOf(Error);
+        expect(typeof (result as Reading).value).toBe(TYPES[points[i]!.property.type] ?? 'string');
+      }
+    });
+
+    it('writes every writable property and reads the value back', async () => {
+      const writable = target.device.properties.filter((p) => p.model.accessMode !== 'ReadOnly');
+      for (const property of writable) {
+        const value = target.writeValues?.[property.name] ?? defaultWriteValue(property);
+        await driver.write(pointOf(property), value);
+        if (driver.readable?.(pointOf(property)) ?? true)
+          expectClose((await driver.read(pointOf(property))).value, value);
+      }
+    });
+
+    it('gives up with PROTOCOL_TIMEOUT when the device stops answering, then recovers', async () => {
+      const [property] = readable();
+      if (!property) return;
+      target.setSilent(true);
+      const started = Date.now();
+      try {
+        await expect(driver.read(pointOf(property))).rejects.toMatchObject({ code: 'PROTOCOL_TIMEOUT' });
+        expect(Date.now() - started).toBeLessThan(timeoutMs * 5 + 1000);
+      } finally {
+        target.setSilent(false);
+      }
+      if (driver.state() !== 'online') {
+        await driver.close();
+        driver = newDriver();
+        await driver.connect(config());
+      }
+      expect((await driver.read(pointOf(property))).quality).toBe('good');
+    });
+
+    it('reports offline when the simulator goes away, and reconnects after it restarts', async () => {
+      const [property] = readable();
+      if (!property) return;
+      await simulator.stop();
+      await expect(driver.read(pointOf(property))).rejects.toBeInstanceOf(Error);
+      await until(
+        () => driver.state() === 'offline' || driver.state() === 'unhealthy',
+        5000,
+        'offline state',
+      );
+      await driver.close();
+      simulator = await target.startSimulator();
+      driver = newDriver();
+      await driver.connect(config());
+      expect((await driver.read(pointOf(property))).quality).toBe('good');
+    });
+
+    it('closes cleanly: twice is fine, and no socket or port stays open', async () => {
+      await driver.close();
+      await driver.close();
+      expect(driver.state()).toBe('closed');
+      await simulator.stop();
+      await until(() => openHandles() <= baselineHandles, 3000, 'sockets and ports to close');
+    });
+  });
+}
