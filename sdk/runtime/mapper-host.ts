@@ -1,0 +1,70 @@
+import type { ResolvedDevice } from '../../device-models/index.js';
+import type { ProtocolMapper } from '../driver.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { DeviceBus } from './device-bus.js';
+import { DeviceRuntime, type DeviceRuntimeOptions } from './device-runtime.js';
+
+/** Loads a protocol's mapper on first use (a Modbus-only gateway never loads OPC UA), or undefined if none. */
+export type MapperLoader = (protocol: string) => Promise<ProtocolMapper | undefined>;
+
+export interface MapperHostOptions {
+  bus: DeviceBus;
+  devices: readonly ResolvedDevice[];
+  loadMapper: MapperLoader;
+  log?: Logger;
+  /** Passed to every device runtime (backoff, connect timeout, applySpecDesired…). */
+  runtime?: Omit<DeviceRuntimeOptions, 'device' | 'mapper' | 'bus' | 'log'>;
+}
+
+/**
+ * Runs a device runtime per device, each on the EventBus exactly as an external mapper would. Devices whose
+ * protocol has no mapper are listed in `waiting`, not faked.
+ */
+export class MapperHost {
+  readonly runtimes = new Map<string, DeviceRuntime>();
+  readonly waiting = new Map<string, string>();
+  private readonly log: Logger;
+
+  constructor(private readonly options: MapperHostOptions) {
+    this.log = (options.log ?? silentLogger).child({ module: 'mapper-host' });
+  }
+
+  async start(): Promise<void> {
+    const mappers = new Map<string, Promise<ProtocolMapper | undefined>>();
+    for (const device of this.options.devices) {
+      if (this.runtimes.has(device.id)) continue;
+      if (!mappers.has(device.protocol)) mappers.set(device.protocol, this.load(device.protocol));
+      const mapper = await mappers.get(device.protocol);
+      if (!mapper) {
+        this.waiting.set(device.id, device.protocol);
+        continue;
+      }
+      const runtime = new DeviceRuntime({
+        ...this.options.runtime,
+        device,
+        mapper,
+        bus: this.options.bus,
+        log: this.options.log ?? silentLogger,
+      });
+      this.runtimes.set(device.id, runtime);
+      await runtime.start();
+    }
+  }
+
+  private async load(protocol: string): Promise<ProtocolMapper | undefined> {
+    try {
+      const mapper = await this.options.loadMapper(protocol);
+      if (!mapper) this.log.warn({ protocol }, 'no mapper for this protocol yet; its devices wait');
+      return mapper;
+    } catch (error) {
+      this.log.error({ protocol, err: (error as Error).message }, 'mapper failed to load; its devices wait');
+      return undefined;
+    }
+  }
+
+  /** Stops every device runtime; safe to call twice. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
+    this.runtimes.clear();
+  }
+}
