@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCrds } from './crds-command.js';
+import { registerMapper } from './mapper-command.js';
 import type { Output } from './output.js';
+import { registerSim } from './sim-command.js';
 import { registerValidate } from './validate-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -20,6 +22,8 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .showHelpAfterError();
   registerValidate(program, out, setExit);
   registerCrds(program, out, setExit);
+  registerMapper(program, out, setExit);
+  registerSim(program, out, setExit);
   program
     .command('demo')
     .description('edgecore with the embedded broker, the sample devices and their simulators')

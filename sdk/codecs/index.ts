@@ -4,4 +4,4 @@ export {
   type RegisterEncoding,
   registerCount,
 } from './modbus-registers.js';
-export { fromTwin, toTwin } from './twin-codec.js';
+export { fromTwin, type TwinFormatOptions, toTwin } from './twin-codec.js';

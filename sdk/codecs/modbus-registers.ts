@@ -1,95 +1,110 @@
 import { MODBUS_DATA_TYPES, type ModbusDataType } from '../../device-models/index.js';
-import { ValueOutOfRange } from '../errors.js';
+import { ProtocolError, ValueOutOfRange } from '../errors.js';
 
-/** How a number sits in 16-bit Modbus registers. */
+/**
+ * How a number sits in 16-bit Modbus registers. The default is Modbus order: high word first, high byte
+ * first (big-endian throughout).
+ */
 export interface RegisterEncoding {
   dataType: ModbusDataType;
-  /** Property value = raw × scale (default 1). */
+  /** Property value = raw value × scale (default 1). */
   scale?: number;
   /** Swap the two bytes inside each register. */
   isSwap?: boolean;
-  /** Reverse the order of the registers (words). */
+  /** Reverse the order of the registers (for 2- and 4-register types). */
   isRegisterSwap?: boolean;
 }
 
-const INTEGER_RANGE: Partial<Record<ModbusDataType, [number, number]>> = {
-  boolean: [0, 1],
-  int16: [-0x8000, 0x7fff],
-  uint16: [0, 0xffff],
-  int32: [-0x80000000, 0x7fffffff],
-  uint32: [0, 0xffffffff],
+type Layout = {
+  read: (view: DataView) => number;
+  write: (view: DataView, raw: number) => void;
+  /** Inclusive range of raw values for the integer types. */
+  range?: readonly [number, number];
 };
 
-/** How many registers a data type spans. */
+const LAYOUTS: Record<ModbusDataType, Layout> = {
+  boolean: {
+    read: (v) => (v.getUint16(0) === 0 ? 0 : 1),
+    write: (v, raw) => v.setUint16(0, raw),
+    range: [0, 1],
+  },
+  int16: { read: (v) => v.getInt16(0), write: (v, raw) => v.setInt16(0, raw), range: [-0x8000, 0x7fff] },
+  uint16: { read: (v) => v.getUint16(0), write: (v, raw) => v.setUint16(0, raw), range: [0, 0xffff] },
+  int32: {
+    read: (v) => v.getInt32(0),
+    write: (v, raw) => v.setInt32(0, raw),
+    range: [-0x8000_0000, 0x7fff_ffff],
+  },
+  uint32: { read: (v) => v.getUint32(0), write: (v, raw) => v.setUint32(0, raw), range: [0, 0xffff_ffff] },
+  float32: { read: (v) => v.getFloat32(0), write: (v, raw) => v.setFloat32(0, raw) },
+  float64: { read: (v) => v.getFloat64(0), write: (v, raw) => v.setFloat64(0, raw) },
+};
+
+/** How many 16-bit registers a data type spans (a boolean counts one). */
 export function registerCount(dataType: ModbusDataType): number {
   return MODBUS_DATA_TYPES[dataType];
 }
 
-/** Big-endian bytes (Modbus order) → the words, applying the swaps. The swaps are their own inverse. */
-function toWords(bytes: Buffer, enc: RegisterEncoding): number[] {
-  const words: number[] = [];
-  for (let i = 0; i < bytes.length; i += 2)
-    words.push(enc.isSwap ? bytes.readUInt16LE(i) : bytes.readUInt16BE(i));
-  return enc.isRegisterSwap ? words.reverse() : words;
-}
-
-function toBytes(words: readonly number[], enc: RegisterEncoding): Buffer {
-  const ordered = enc.isRegisterSwap ? [...words].reverse() : words;
-  const bytes = Buffer.alloc(ordered.length * 2);
-  ordered.forEach((word, i) => {
-    if (enc.isSwap) bytes.writeUInt16LE(word & 0xffff, i * 2);
-    else bytes.writeUInt16BE(word & 0xffff, i * 2);
-  });
-  return bytes;
-}
-
-/** The property value held in the first registers of `registers` (raw value × scale). */
+/**
+ * Reads the leading registers as the encoding says and returns the property value (raw × scale).
+ * Registers past the data type's width are ignored, as KubeEdge does when a visitor's `limit` is larger
+ * than its data type; fewer registers than the width, or a word outside 0..65535, throw ProtocolError.
+ */
 export function decodeRegisters(registers: readonly number[], enc: RegisterEncoding): number {
   const count = registerCount(enc.dataType);
   if (registers.length < count)
-    throw new RangeError(`${enc.dataType} spans ${count} register(s), got ${registers.length}`);
-  const bytes = toBytes(registers.slice(0, count), enc);
-  const raw = (() => {
-    switch (enc.dataType) {
-      case 'boolean':
-      case 'uint16':
-        return bytes.readUInt16BE(0);
-      case 'int16':
-        return bytes.readInt16BE(0);
-      case 'int32':
-        return bytes.readInt32BE(0);
-      case 'uint32':
-        return bytes.readUInt32BE(0);
-      case 'float32':
-        return bytes.readFloatBE(0);
-      case 'float64':
-        return bytes.readDoubleBE(0);
-    }
-  })();
-  const scale = enc.scale ?? 1;
-  return scale === 1 ? raw : raw * scale;
+    throw new ProtocolError(`${enc.dataType} spans ${count} register(s), got ${registers.length}`);
+  const words = registers.slice(0, count);
+  const bytes = Buffer.alloc(count * 2);
+  (enc.isRegisterSwap ? words.reverse() : words).forEach((word, i) => {
+    if (!Number.isInteger(word) || word < 0 || word > 0xffff)
+      throw new ProtocolError(`register value ${word} is not a 16-bit word`);
+    bytes.writeUInt16BE(word, i * 2);
+  });
+  if (enc.isSwap) bytes.swap16();
+  const raw = LAYOUTS[enc.dataType].read(viewOf(bytes));
+  return scaleUp(raw, enc.scale ?? 1);
 }
 
-/** The registers that hold `value` (raw = value / scale, rounded for integer types); throws ValueOutOfRange. */
+/**
+ * The registers that hold `value` (property value ÷ scale) in the encoding. Integer types round the
+ * scaled value to the nearest integer (halves toward +∞). Throws ValueOutOfRange when the value is not
+ * finite or does not fit the data type.
+ */
 export function encodeRegisters(value: number, enc: RegisterEncoding): number[] {
-  if (!Number.isFinite(value)) throw new ValueOutOfRange(`${value} cannot be written to a register`);
-  const scale = enc.scale ?? 1;
-  const scaled = scale === 1 ? value : value / scale;
-  const bytes = Buffer.alloc(registerCount(enc.dataType) * 2);
-  const range = INTEGER_RANGE[enc.dataType];
-  if (range) {
-    const raw = Math.round(scaled);
-    if (raw < range[0] || raw > range[1])
-      throw new ValueOutOfRange(
-        `${value} does not fit ${enc.dataType}${scale !== 1 ? ` at scale ${scale}` : ''}`,
-      );
-    if (enc.dataType === 'int16') bytes.writeInt16BE(raw);
-    else if (enc.dataType === 'int32') bytes.writeInt32BE(raw);
-    else if (enc.dataType === 'uint32') bytes.writeUInt32BE(raw);
-    else bytes.writeUInt16BE(raw);
-  } else if (enc.dataType === 'float32') {
-    if (Math.abs(scaled) > 3.4028234663852886e38) throw new ValueOutOfRange(`${value} does not fit float32`);
-    bytes.writeFloatBE(scaled);
-  } else bytes.writeDoubleBE(scaled);
-  return toWords(bytes, enc);
+  const { dataType, scale = 1 } = enc;
+  const layout = LAYOUTS[dataType];
+  let raw = scaleDown(value, scale);
+  if (layout.range) raw = Math.round(raw);
+  const [min, max] = layout.range ?? [-Infinity, Infinity];
+  const fits = dataType === 'float32' ? Number.isFinite(Math.fround(raw)) : Number.isFinite(raw);
+  if (!fits || raw < min || raw > max) {
+    const scaled = scale === 1 ? '' : ` at scale ${scale}`;
+    throw new ValueOutOfRange(`${value}${scaled} does not fit a ${dataType} register value`);
+  }
+  const bytes = Buffer.alloc(registerCount(dataType) * 2);
+  layout.write(viewOf(bytes), raw);
+  if (enc.isSwap) bytes.swap16();
+  const words = Array.from({ length: bytes.length / 2 }, (_, i) => bytes.readUInt16BE(i * 2));
+  return enc.isRegisterSwap ? words.reverse() : words;
+}
+
+function viewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/*
+ * Decimal scales such as 0.1 are not exact in binary, so 215 × 0.1 gives 21.500000000000004. Dividing
+ * by the whole-number reciprocal (215 / 10) gives the double nearest to 21.5 instead; other scales
+ * multiply as written.
+ */
+
+function scaleUp(raw: number, scale: number): number {
+  const inverse = 1 / scale;
+  return Number.isInteger(inverse) && Math.abs(scale) < 1 ? raw / inverse : raw * scale;
+}
+
+function scaleDown(value: number, scale: number): number {
+  const inverse = 1 / scale;
+  return Number.isInteger(inverse) && Math.abs(scale) < 1 ? value * inverse : value / scale;
 }

@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkTwinValue, formatTwinValue, outOfRange, parseTwinValue } from './values.js';
+
+const value = (parsed: ReturnType<typeof parseTwinValue>) => (parsed.ok ? parsed.value : parsed.reason);
+
+describe('parseTwinValue', () => {
+  it('reads INT as a safe integer and nothing else', () => {
+    expect(parseTwinValue('INT', '42')).toEqual({ ok: true, value: 42 });
+    expect(parseTwinValue('INT', '-7')).toEqual({ ok: true, value: -7 });
+    expect(parseTwinValue('INT', '+7')).toEqual({ ok: true, value: 7 });
+    for (const bad of ['abc', '1.5', '', ' 1', '1e3', '0x10', '9007199254740993'])
+      expect(parseTwinValue('INT', bad).ok, bad).toBe(false);
+    expect(value(parseTwinValue('INT', 'abc'))).toBe('"abc" is not an INT');
+  });
+
+  it('reads FLOAT and DOUBLE decimals, rejecting junk and overflow', () => {
+    expect(parseTwinValue('FLOAT', '21.5')).toEqual({ ok: true, value: 21.5 });
+    expect(parseTwinValue('DOUBLE', '-1.5e-3')).toEqual({ ok: true, value: -0.0015 });
+    expect(parseTwinValue('FLOAT', '.5')).toEqual({ ok: true, value: 0.5 });
+    expect(parseTwinValue('FLOAT', '1e38')).toEqual({ ok: true, value: 1e38 });
+    for (const bad of ['abc', 'NaN', 'Infinity', '1,5', '', '0x1p3'])
+      expect(parseTwinValue('DOUBLE', bad).ok, bad).toBe(false);
+    expect(value(parseTwinValue('FLOAT', '1e39'))).toBe('"1e39" is out of range for FLOAT');
+    expect(parseTwinValue('DOUBLE', '1e39').ok).toBe(true);
+    expect(parseTwinValue('DOUBLE', '1e309').ok).toBe(false);
+  });
+
+  it('reads BOOLEAN with the spellings of Go strconv.ParseBool', () => {
+    for (const yes of ['1', 't', 'T', 'TRUE', 'true', 'True'])
+      expect(parseTwinValue('BOOLEAN', yes), yes).toEqual({ ok: true, value: true });
+    for (const no of ['0', 'f', 'F', 'FALSE', 'false', 'False'])
+      expect(parseTwinValue('BOOLEAN', no), no).toEqual({ ok: true, value: false });
+    for (const bad of ['yes', 'on', 'tRUE', '', '2'])
+      expect(parseTwinValue('BOOLEAN', bad).ok, bad).toBe(false);
+  });
+
+  it('passes STRING through untouched', () => {
+    expect(parseTwinValue('STRING', ' any text ')).toEqual({ ok: true, value: ' any text ' });
+  });
+});
+
+describe('formatTwinValue', () => {
+  it('gives the canonical twin string', () => {
+    expect(formatTwinValue('INT', 41.6)).toBe('42');
+    expect(formatTwinValue('DOUBLE', 21.5)).toBe('21.5');
+    expect(formatTwinValue('BOOLEAN', true)).toBe('true');
+    expect(formatTwinValue('BOOLEAN', 'true')).toBe('true');
+    expect(formatTwinValue('BOOLEAN', false)).toBe('false');
+    expect(formatTwinValue('STRING', 'x')).toBe('x');
+  });
+});
+
+describe('checkTwinValue and outOfRange', () => {
+  const bounds = { minimum: '-40', maximum: '125' };
+
+  it('accepts values inside the bounds, inclusive', () => {
+    expect(checkTwinValue('FLOAT', '-40', bounds)).toEqual({ ok: true, value: -40 });
+    expect(checkTwinValue('FLOAT', '125', bounds)).toEqual({ ok: true, value: 125 });
+    expect(checkTwinValue('INT', '7', {})).toEqual({ ok: true, value: 7 });
+  });
+
+  it('rejects values outside the bounds, saying which', () => {
+    expect(value(checkTwinValue('FLOAT', '125.5', bounds))).toBe('125.5 is above the maximum 125');
+    expect(value(checkTwinValue('INT', '-41', bounds))).toBe('-41 is below the minimum -40');
+    expect(checkTwinValue('DOUBLE', '200', { maximum: '125' }).ok).toBe(false);
+  });
+
+  it('reports a parse failure before any range check', () => {
+    expect(value(checkTwinValue('INT', '1.5', bounds))).toBe('"1.5" is not an INT');
+  });
+
+  it('ignores bounds for non-numeric types', () => {
+    expect(outOfRange('STRING', 'zzz', { maximum: '1' })).toBeUndefined();
+    expect(checkTwinValue('BOOLEAN', 'true', { maximum: '0' }).ok).toBe(true);
+  });
+});
+
+describe('round trips', () => {
+  it('INT: parse(format(n)) = n for every safe integer', () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (n) => {
+        expect(parseTwinValue('INT', formatTwinValue('INT', n))).toEqual({ ok: true, value: n });
+      }),
+    );
+  });
+
+  it('DOUBLE: parse(format(x)) = x for every finite double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+        const parsed = parseTwinValue('DOUBLE', formatTwinValue('DOUBLE', x));
+        expect(parsed.ok && parsed.value === x).toBe(true);
+      }),
+    );
+  });
+});

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { loadDevices } from '../../device-models/index.js';
+import { builtInMapperNames, loadBuiltInMapper } from '../../mappers/index.js';
+import { EventBus, MapperHost } from '../../sdk/index.js';
+import { createCliLogger } from './log.js';
+import type { Output } from './output.js';
+import { untilSignal } from './signals.js';
+
+interface MapperOptions {
+  broker: string;
+  devices: string[];
+  username?: string;
+  password?: string;
+  applyDesired?: boolean;
+}
+
+/** `edgetwin mapper <protocol>`: runs one protocol's mapper as its own process on the EventBus. */
+export async function runMapper(protocol: string, options: MapperOptions, out: Output): Promise<number> {
+  const log = createCliLogger().child({ module: `mapper:${protocol}` });
+  if (!builtInMapperNames().includes(protocol)) {
+    out.stderr(
+      `edgetwin: no mapper for protocol "${protocol}" (available: ${builtInMapperNames().join(', ')})`,
+    );
+    return 2;
+  }
+  const { devices } = await loadDevices(options.devices);
+  const mine = devices.filter((d) => d.protocol === protocol);
+  if (mine.length === 0)
+    out.stderr(`edgetwin: no ${protocol} device in ${options.devices.join(', ')}; waiting anyway`);
+  const bus = await EventBus.connect(options.broker, {
+    clientId: `edgetwin-mapper-${protocol}-${process.pid}`,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    log,
+  });
+  const host = new MapperHost({
+    bus,
+    devices: mine,
+    loadMapper: loadBuiltInMapper,
+    log,
+    runtime: { applySpecDesired: options.applyDesired ?? false },
+  });
+  await host.start();
+  out.stderr(
+    `mapper ${protocol}: ${mine.length} device(s) on ${options.broker}: ${mine.map((d) => d.id).join(', ')}`,
+  );
+  await untilSignal();
+  await host.stop();
+  await bus.close();
+  return 0;
+}
+
+export function registerMapper(program: Command, out: Output, setExit: (code: number) => void): void {
+  program
+    .command('mapper')
+    .description('run a protocol mapper as its own process on the EventBus')
+    .argument('<protocol>', `one of: ${builtInMapperNames().join(', ')}`)
+    .requiredOption('--broker <url>', 'MQTT broker of the EventBus, e.g. mqtt://127.0.0.1:1883')
+    .requiredOption('--devices <paths...>', 'Device and DeviceModel YAML files or directories')
+    .option('--username <name>', 'MQTT username')
+    .option('--password <password>', 'MQTT password')
+    .option('--apply-desired', "write each Device's spec desired values on connect (no twin running)")
+    .action(async (protocol: string, options: MapperOptions) =>
+      setExit(await runMapper(protocol, options, out)),
+    );
+}

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import {
+  loadDevices,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+} from '../../device-models/index.js';
+import { createModbusSimulator } from '../../mappers/modbus/simulator.js';
+import { createCliLogger } from './log.js';
+import type { Output } from './output.js';
+import { untilSignal } from './signals.js';
+
+interface SimOptions {
+  device?: string;
+  host?: string;
+  port?: number;
+  rtu?: string;
+  seed?: number;
+}
+
+/** `edgetwin sim <protocol> <files…>`: serves a device exactly as its YAML describes it, until Ctrl-C. */
+export async function runSim(
+  protocol: string,
+  paths: string[],
+  options: SimOptions,
+  out: Output,
+): Promise<number> {
+  if (protocol !== 'modbus') {
+    out.stderr(`edgetwin: no simulator for protocol "${protocol}" yet (available: modbus)`);
+    return 2;
+  }
+  const { devices } = await loadDevices(paths);
+  const candidates = devices.filter(
+    (d) => d.protocol === protocol && (!options.device || d.name === options.device),
+  );
+  const [device] = candidates;
+  if (!device || candidates.length > 1) {
+    out.stderr(
+      device
+        ? `edgetwin: several ${protocol} devices (${candidates.map((d) => d.name).join(', ')}): choose one with --device`
+        : `edgetwin: no ${protocol} device${options.device ? ` named ${options.device}` : ''} in ${paths.join(', ')}`,
+    );
+    return 2;
+  }
+  const config = device.config as ModbusConfig;
+  const simulator = createModbusSimulator(device as ResolvedDevice<ModbusConfig, ModbusVisitor>, {
+    log: createCliLogger(),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    transport: options.rtu
+      ? { kind: 'rtu', path: options.rtu, ...(config.baudRate ? { baudRate: config.baudRate } : {}) }
+      : { kind: 'tcp', host: options.host ?? '127.0.0.1', port: options.port ?? config.port ?? 502 },
+  });
+  const reached = await simulator.start();
+  out.stdout(`modbus simulator for ${device.id}: ${JSON.stringify(reached)} (Ctrl-C stops it)`);
+  await untilSignal();
+  await simulator.stop();
+  return 0;
+}
+
+export function registerSim(program: Command, out: Output, setExit: (code: number) => void): void {
+  program
+    .command('sim')
+    .description("simulate a device from its YAML (the device's model must be among the files)")
+    .argument('<protocol>', 'modbus')
+    .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
+    .option('--device <name>', 'which device, when the files hold several')
+    .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
+    .option('--port <port>', "TCP port (default: the device's configData.port)", Number)
+    .option('--rtu <path>', 'serve Modbus RTU on this serial line (e.g. one end of a socat pty pair)')
+    .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
+    .action(async (protocol: string, paths: string[], options: SimOptions) =>
+      setExit(await runSim(protocol, paths, options, out)),
+    );
+}

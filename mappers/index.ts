@@ -1,0 +1,17 @@
+import type { ProtocolMapper } from '../sdk/index.js';
+
+/**
+ * The built-in mappers, each loaded only when a device needs it (node-opcua alone costs ~70 MB, and noble
+ * throws on import without Bluetooth).
+ */
+const loaders: Record<string, () => Promise<ProtocolMapper>> = {
+  modbus: async () => (await import('./modbus/index.js')).modbusMapper as unknown as ProtocolMapper,
+};
+
+export function builtInMapperNames(): string[] {
+  return Object.keys(loaders);
+}
+
+export async function loadBuiltInMapper(protocol: string): Promise<ProtocolMapper | undefined> {
+  return loaders[protocol]?.();
+}

@@ -1,0 +1,183 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  loadDevices,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+} from '../../device-models/index.js';
+import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
+import { EventBus } from '../../sdk/eventbus/event-bus.js';
+import { DeviceRuntime } from '../../sdk/index.js';
+import { modbusMapper } from './index.js';
+import { createModbusSimulator, type ModbusSimulator } from './simulator.js';
+
+/**
+ * The Modbus mapper end to end on the EventBus: real aedes broker on port 0, real mqtt.js clients,
+ * real modbus-serial against the simulator, KubeEdge's topics and payloads.
+ */
+
+type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
+const samples = new URL('../../device-models/samples/', import.meta.url).pathname;
+
+async function thermostat(): Promise<ModbusDevice> {
+  const { devices } = await loadDevices([`${samples}modbus-tcp-thermostat.yaml`]);
+  return devices[0] as ModbusDevice;
+}
+
+/** A raw MQTT client that collects messages per topic and lets a test wait for one that matches. */
+async function observer(url: string) {
+  const client: MqttClient = await mqtt.connectAsync(url, { protocolVersion: 4 });
+  const seen: { topic: string; payload: Record<string, unknown> }[] = [];
+  const waiters: {
+    match: (m: (typeof seen)[number]) => boolean;
+    resolve: (m: (typeof seen)[number]) => void;
+  }[] = [];
+  client.on('message', (topic, buffer) => {
+    const message = { topic, payload: JSON.parse(buffer.toString()) as Record<string, unknown> };
+    seen.push(message);
+    for (const w of waiters.splice(0))
+      if (w.match(message)) w.resolve(message);
+      else waiters.push(w);
+  });
+  return {
+    client,
+    seen,
+    async subscribe(filter: string) {
+      await client.subscribeAsync(filter, { qos: 1 });
+    },
+    next(match: (m: (typeof seen)[number]) => boolean) {
+      return new Promise<(typeof seen)[number]>((resolve) => {
+        const earlier = seen.find(match);
+        if (earlier) resolve(earlier);
+        else waiters.push({ match, resolve });
+      });
+    },
+    clear() {
+      seen.length = 0;
+    },
+  };
+}
+
+describe('Modbus mapper on the EventBus', () => {
+  let broker: Awaited<ReturnType<typeof startEmbeddedBroker>>;
+  let bus: EventBus;
+  let simulator: ModbusSimulator;
+  let runtime: DeviceRuntime | undefined;
+  let watch: Awaited<ReturnType<typeof observer>>;
+
+  beforeEach(async () => {
+    broker = await startEmbeddedBroker({ port: 0 });
+    bus = await EventBus.connect(broker.url);
+    watch = await observer(broker.url);
+    await watch.subscribe('$hw/events/device/#');
+  });
+
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+    await simulator?.stop();
+    await watch.client.endAsync();
+    await bus.close();
+    await broker.stop();
+  });
+
+  async function run(device: ModbusDevice, port = 0) {
+    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port }, seed: 7 });
+    const reached = await simulator.start();
+    const wired = { ...device, config: { ...device.config, ...reached, timeout: 300 } };
+    runtime = new DeviceRuntime({
+      device: wired,
+      mapper: modbusMapper,
+      bus,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    await runtime.start();
+    return reached;
+  }
+
+  it("reports the thermostat's temperature on twin/update in KubeEdge's format, with the scale applied", async () => {
+    const device = await thermostat();
+    await run(device);
+    const { topic, payload } = await watch.next(
+      (m) => m.topic.endsWith('/twin/update') && 'temperature' in ((m.payload.twin as object) ?? {}),
+    );
+    expect(topic).toBe('$hw/events/device/default/thermostat-01/twin/update');
+    expect(payload).toMatchObject({ event_id: expect.any(String), timestamp: expect.any(Number) });
+    expect(Math.abs((payload.timestamp as number) - Date.now())).toBeLessThan(60_000);
+    const twin = (
+      payload.twin as Record<
+        string,
+        { actual: { value: string; metadata: { timestamp: number } }; metadata: { type: string } }
+      >
+    ).temperature!;
+    expect(twin.metadata.type).toBe('float');
+    expect(twin.actual.metadata.timestamp).toEqual(expect.any(Number));
+    const value = Number(twin.actual.value);
+    expect(value).toBeGreaterThanOrEqual(-40);
+    expect(value).toBeLessThanOrEqual(125);
+    // ×0.1 applied: a whole number of tenths, not the raw register.
+    expect(Math.abs(value * 10 - Math.round(value * 10))).toBeLessThan(1e-6);
+  });
+
+  it('writes a desired setpoint from twin/update/delta to the holding register and reports it back', async () => {
+    await run(await thermostat());
+    await watch.next((m) => m.topic.endsWith('/state/update') && m.payload.state === 'online');
+    watch.clear();
+    await bus.publish('$hw/events/device/default/thermostat-01/twin/update/delta', {
+      event_id: 'e1',
+      timestamp: Date.now(),
+      twin: {},
+      delta: { setpoint: '23.5' },
+    });
+    await new Promise<void>((resolve) => runtime!.once('written', () => resolve()));
+    expect(simulator.written('setpoint')).toBeCloseTo(23.5, 5);
+    const { payload } = await watch.next((m) => {
+      const twin = m.payload.twin as Record<string, { actual?: { value: string } }> | undefined;
+      return m.topic.endsWith('/twin/update') && twin?.setpoint?.actual?.value === '23.5';
+    });
+    expect(payload.event_id).toEqual(expect.any(String));
+  });
+
+  it('goes offline when the simulator dies and online again when it returns, without crashing', async () => {
+    const reached = await run(await thermostat());
+    await watch.next((m) => m.topic.endsWith('/state/update') && m.payload.state === 'online');
+    watch.clear();
+    await simulator.stop();
+    const offline = await watch.next(
+      (m) => m.topic.endsWith('/state/update') && m.payload.state === 'offline',
+    );
+    expect(offline.topic).toBe('$hw/events/device/default/thermostat-01/state/update');
+    watch.clear();
+    simulator = createModbusSimulator(await thermostat(), {
+      transport: { kind: 'tcp', port: reached.port! },
+    });
+    await simulator.start();
+    await watch.next((m) => m.topic.endsWith('/state/update') && m.payload.state === 'online');
+    expect(runtime!.state).toBe('online');
+  });
+
+  it('reads 20 contiguous properties in one Modbus request per cycle', async () => {
+    const base = await thermostat();
+    const template = base.properties.find((p) => p.name === 'setpoint')!;
+    const properties = Array.from({ length: 20 }, (_, i) => ({
+      ...template,
+      name: `register-${i}`,
+      model: { ...template.model, name: `register-${i}` },
+      visitor: { ...template.visitor, offset: 100 + i },
+      collectCycle: 100,
+      reportToCloud: false,
+    }));
+    await run({ ...base, properties });
+    const cycles = 3;
+    await new Promise<void>((resolve) => {
+      let count = 0;
+      runtime!.on('reading', (name: string) => {
+        if (name === 'register-19' && ++count === cycles) resolve();
+      });
+    });
+    const reads = simulator.requests.filter((r) => r.fc === 3);
+    expect(reads.length).toBeGreaterThanOrEqual(cycles);
+    for (const read of reads) expect(read).toMatchObject({ address: 100, count: 20 });
+  });
+});

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type EmbeddedBroker, startEmbeddedBroker } from '../broker/embedded-broker.js';
+import { EventBus } from './event-bus.js';
+import { eventBusContract } from './event-bus-contract.js';
+import { stateUpdate } from './topics.js';
+
+eventBusContract('embedded aedes broker', () => startEmbeddedBroker({ port: 0 }));
+
+const external = process.env.MQTT_URL;
+if (external)
+  eventBusContract(`external broker at ${external}`, async () => ({ url: external, stop: async () => {} }));
+
+/** Sockets, listeners and timers alive now (the test runner's own timers come and go, so callers compare with <=). */
+function handles(): { sockets: number; servers: number; timers: number } {
+  const all = process.getActiveResourcesInfo();
+  const count = (kind: string) => all.filter((k) => k === kind).length;
+  return { sockets: count('TCPSocketWrap'), servers: count('TCPServerWrap'), timers: count('Timeout') };
+}
+
+/** Expects no more sockets, listeners or timers than `before`. */
+function expectNoMoreHandles(before: ReturnType<typeof handles>): void {
+  const now = handles();
+  expect(now.sockets).toBeLessThanOrEqual(before.sockets);
+  expect(now.servers).toBeLessThanOrEqual(before.servers);
+  expect(now.timers).toBeLessThanOrEqual(before.timers);
+}
+
+/** Resolves, once its socket has closed, with how a TCP connection attempt went ('connected' or the error code). */
+function probe(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let outcome = 'closed';
+    const socket = tcpConnect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      outcome = 'connected';
+      socket.destroy();
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      outcome = error.code ?? error.message;
+    });
+    socket.once('close', () => setImmediate(() => resolve(outcome)));
+  });
+}
+
+describe('embedded broker and EventBus connection handling', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  const started = async (
+    options: Parameters<typeof startEmbeddedBroker>[0] = {},
+  ): Promise<EmbeddedBroker> => {
+    const broker = await startEmbeddedBroker({ port: 0, ...options });
+    cleanups.push(broker.stop);
+    return broker;
+  };
+
+  it('accepts the configured username and password, and refuses others with CONNACK 4', async () => {
+    const broker = await started({ username: 'edge', password: 's3cret' });
+    const bus = await EventBus.connect(broker.url, { username: 'edge', password: 's3cret' });
+    cleanups.push(() => bus.close());
+    expect(bus.connected).toBe(true);
+    const refused = { code: 'EVENTBUS_REFUSED', message: expect.stringMatching(/Bad username or password/i) };
+    await expect(EventBus.connect(broker.url, { username: 'edge', password: 'wrong' })).rejects.toMatchObject(
+      refused,
+    );
+    await expect(EventBus.connect(broker.url)).rejects.toMatchObject(refused);
+  });
+
+  it('stop() closes every connection, is safe twice, frees the port and leaves no handles', async () => {
+    const before = handles();
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const bus = await EventBus.connect(broker.url, { reconnectPeriodMs: 50 });
+    const idle = tcpConnect(broker.port, '127.0.0.1'); // connected, never sends CONNECT
+    const idleClosed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+    await new Promise<void>((resolve) => idle.once('connect', () => resolve()));
+    idle.on('error', () => {});
+
+    await Promise.all([broker.stop(), broker.stop()]);
+    await broker.stop();
+    await idleClosed;
+    expect(await probe(broker.port)).toBe('ECONNREFUSED');
+    await bus.close();
+    expectNoMoreHandles(before);
+  });
+
+  it('restores subscriptions after the broker comes back', async () => {
+    const first = await startEmbeddedBroker({ port: 0 });
+    const subscriber = await EventBus.connect(first.url, { reconnectPeriodMs: 50 });
+    cleanups.push(() => subscriber.close());
+    const topic = stateUpdate(`et-${randomUUID().slice(0, 8)}/dev`);
+    let got!: (state: string) => void;
+    const received = new Promise<string>((resolve) => (got = resolve));
+    await subscriber.subscribe(topic, Type.Object({ state: Type.String() }), (_t, p) => got(p.state));
+    const reconnected = new Promise<void>((resolve) => subscriber.onConnect(resolve));
+
+    await first.stop();
+    const second = await started({ port: first.port });
+    await reconnected;
+    const publisher = await EventBus.connect(second.url);
+    cleanups.push(() => publisher.close());
+    await publisher.publishState(topic.split('/').slice(3, 5).join('/'), 'online');
+    expect(await received).toBe('online');
+  });
+
+  it('rejects connect with a clear error when nothing answers, and when the port is closed', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const before = handles();
+    await expect(
+      EventBus.connect(`mqtt://127.0.0.1:${port}`, { connectTimeoutMs: 300 }),
+    ).rejects.toMatchObject({
+      code: 'EVENTBUS_CONNECT_TIMEOUT',
+      message: expect.stringContaining('within 300 ms'),
+    });
+
+    const closed = await started();
+    await closed.stop();
+    await expect(
+      EventBus.connect(closed.url, { connectTimeoutMs: 300, reconnectPeriodMs: 100 }),
+    ).rejects.toMatchObject({
+      code: 'EVENTBUS_CONNECT_TIMEOUT',
+      message: expect.stringContaining('ECONNREFUSED'),
+    });
+    for (const socket of sockets) socket.destroy();
+    await Promise.all([...sockets].map((s) => new Promise((resolve) => s.once('close', resolve))));
+    expectNoMoreHandles(before);
+  });
+
+  it('refuses to start on a port that is taken, leaving nothing behind', async () => {
+    const broker = await started();
+    await expect(startEmbeddedBroker({ port: broker.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+});

@@ -1,0 +1,477 @@
+import { randomUUID } from 'node:crypto';
+import type { Static, TSchema } from '@sinclair/typebox';
+import mqtt, { type IClientOptions, type IStream, type MqttClient } from 'mqtt';
+import {
+  DataUpdate,
+  type DeviceStateName,
+  type ErrorResult,
+  type MsgTwin,
+  payloadProblem,
+  StateUpdate,
+  TwinDelta,
+  TwinUpdate,
+} from '../../device-models/eventbus.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { DeviceBus } from '../runtime/device-bus.js';
+import {
+  ANY_DEVICE,
+  dataUpdate,
+  EventBusError,
+  isValidFilter,
+  parseDeviceTopic,
+  stateUpdate,
+  topicMatches,
+  twinUpdate,
+  twinUpdateDelta,
+} from './topics.js';
+
+export { EventBusError, type EventBusErrorCode } from './topics.js';
+
+/** How to reach the broker, and the bounds the client keeps. */
+export interface EventBusOptions {
+  /** MQTT client id (default `edgetwin-` and a random suffix). */
+  clientId?: string;
+  username?: string;
+  password?: string;
+  log?: Logger;
+  /** How long `connect` waits for the broker's CONNACK, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** Pause between reconnect attempts, ms (default 1000). */
+  reconnectPeriodMs?: number;
+  /** Largest payload received or sent, bytes (default 64 KiB); larger incoming ones get a 413. */
+  maxPayloadBytes?: number;
+  /** Publishes held while disconnected before `publish` refuses more (default 1000). */
+  maxQueued?: number;
+  /** Messages waiting for a busy handler, per subscription, before new ones are dropped (default 1000). */
+  maxPending?: number;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** Where a refused payload (400 malformed, 413 too large) is answered; undefined: nowhere. */
+  resultTopic?: (topic: string) => string | undefined;
+  qos?: 0 | 1;
+}
+
+/** Options of `publish`. */
+export interface PublishOptions {
+  qos?: 0 | 1;
+  retain?: boolean;
+}
+
+/** A reported value: the string and its lower-case type name (`float`, `int`, `boolean`…). */
+export interface TypedValue {
+  value: string;
+  type: string;
+}
+
+interface Subscription {
+  filter: string;
+  qos: 0 | 1;
+  schema: TSchema;
+  handler: (topic: string, payload: never) => void | Promise<void>;
+  resultTopic: ((topic: string) => string | undefined) | undefined;
+  active: boolean;
+  /** The handler runs one message at a time, in order; this is the end of its chain. */
+  tail: Promise<void>;
+  pending: number;
+  dropped: number;
+}
+
+const DEFAULT_MAX_PAYLOAD = 64 * 1024;
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * A client of KubeEdge's edge EventBus (MQTT 3.1.1, so that it works with aedes and mosquitto alike).
+ * One MQTT connection; incoming messages are matched against local subscriptions, size-checked, JSON-parsed
+ * and validated against each subscription's schema before its handler sees them. A bad payload never
+ * throws: it is logged and, where the subscription says so, answered on its result topic. Reconnects are
+ * mqtt.js's; after each one the client restores its subscriptions, then calls `onConnect` listeners.
+ */
+export class EventBus implements DeviceBus {
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly connectListeners = new Set<() => void>();
+  private readonly inflight = new Set<(error: Error) => void>();
+  private readonly maxPayloadBytes: number;
+  private everConnected = false;
+  private closed = false;
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly url: string,
+    private readonly log: Logger,
+    private readonly options: EventBusOptions,
+  ) {
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.on('error', (error) => this.log.warn({ url, err: error.message }, 'EventBus connection error'));
+    client.on('offline', () => {
+      if (!this.closed) this.log.warn({ url }, 'EventBus offline; reconnecting');
+    });
+    client.on('connect', () => {
+      if (this.everConnected) void this.restore();
+      this.everConnected = true;
+    });
+  }
+
+  /**
+   * Connects and resolves after the broker's CONNACK. Rejects with an `EventBusError` when the broker
+   * refuses (bad credentials: `EVENTBUS_REFUSED`) or nothing answers within `connectTimeoutMs`
+   * (`EVENTBUS_CONNECT_TIMEOUT`, with the last socket error if there was one).
+   */
+  static async connect(url: string, options: EventBusOptions = {}): Promise<EventBus> {
+    const log = (options.log ?? silentLogger).child({ module: 'eventbus' });
+    const timeoutMs = options.connectTimeoutMs ?? 5000;
+    const mqttOptions: IClientOptions = {
+      protocolVersion: 4,
+      clean: true,
+      resubscribe: false,
+      clientId: options.clientId ?? `edgetwin-${randomUUID().slice(0, 8)}`,
+      connectTimeout: timeoutMs,
+      reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+    };
+    const bus = new EventBus(mqtt.connect(url, mqttOptions), url, log, options);
+    try {
+      await bus.firstConnect(timeoutMs);
+    } catch (error) {
+      await bus.close();
+      throw error;
+    }
+    log.info({ url }, 'EventBus connected');
+    return bus;
+  }
+
+  /** Whether the connection is up now. */
+  get connected(): boolean {
+    return !this.closed && this.client.connected;
+  }
+
+  /** Calls `listener` after every reconnect, once subscriptions are restored. Returns its remover. */
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
+  /** `…/twin/update` (QoS 1), with a fresh `event_id` and `timestamp`. */
+  async publishTwinUpdate(id: string, twin: Record<string, MsgTwin>): Promise<void> {
+    await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin }, 1);
+  }
+
+  /** Reports values as twins' `actual`, each with its type: `…/twin/update` (QoS 1). */
+  async reportActual(id: string, values: Record<string, TypedValue>): Promise<void> {
+    const timestamp = Date.now();
+    const twin = Object.entries(values).map(([name, { value, type }]) => [
+      name,
+      { actual: { value, metadata: { timestamp } }, metadata: { type } },
+    ]);
+    await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin: Object.fromEntries(twin) }, 1);
+  }
+
+  /** `…/state/update` (QoS 1). */
+  async publishState(id: string, state: DeviceStateName): Promise<void> {
+    await this.publishChecked(stateUpdate(id), StateUpdate, { ...stamp(), state }, 1);
+  }
+
+  /** `$ke/events/device/{id}/data/update` (QoS 0): readings that are not twins. */
+  async publishData(id: string, data: Record<string, TypedValue>): Promise<void> {
+    const timestamp = Date.now();
+    const entries = Object.entries(data).map(([name, { value, type }]) => [
+      name,
+      { value, metadata: { type, timestamp } },
+    ]);
+    await this.publishChecked(
+      dataUpdate(id),
+      DataUpdate,
+      { ...stamp(), data: Object.fromEntries(entries) },
+      0,
+    );
+  }
+
+  /**
+   * Calls `handler` with each `…/twin/update/delta` of device `id` (`'+'`: of every device), in order, with
+   * the device id the topic names. Resolves once subscribed, to an unsubscribe function.
+   */
+  async onDelta(
+    id: string,
+    handler: (id: string, delta: TwinDelta) => void | Promise<void>,
+  ): Promise<() => Promise<void>> {
+    const filter = twinUpdateDelta(id === '+' ? ANY_DEVICE : id);
+    const deliver = (topic: string, delta: TwinDelta) => handler(parseDeviceTopic(topic)?.id ?? id, delta);
+    return this.subscribe(filter, TwinDelta, deliver, { qos: 1 });
+  }
+
+  /**
+   * Subscribes to an MQTT filter. Each matching payload is JSON-parsed and validated with `schema`; the
+   * handler gets the valid ones, one at a time and in order. A payload that is too large (413), not JSON or
+   * not valid (400) is logged (warn, with topic and reason) and, when `resultTopic` names a topic, answered
+   * there with `{code, reason, timestamp}`. A handler that throws is logged. Never throws for a payload.
+   * Resolves after the broker's SUBACK, to an unsubscribe function (safe to call twice).
+   */
+  async subscribe<S extends TSchema>(
+    filter: string,
+    schema: S,
+    handler: (topic: string, payload: Static<S>) => void | Promise<void>,
+    options: SubscribeOptions = {},
+  ): Promise<() => Promise<void>> {
+    this.checkOpen();
+    if (!isValidFilter(filter))
+      throw new EventBusError('EVENTBUS_INVALID_TOPIC', `"${filter}" is not a valid MQTT filter`);
+    const sub: Subscription = {
+      filter,
+      qos: options.qos ?? 1,
+      schema,
+      handler,
+      resultTopic: options.resultTopic,
+      active: true,
+      tail: Promise.resolve(),
+      pending: 0,
+      dropped: 0,
+    };
+    this.subscriptions.add(sub);
+    try {
+      const granted = await this.track(this.client.subscribeAsync(filter, { qos: sub.qos }));
+      if (granted.some((g) => g.qos === 128))
+        throw new EventBusError(
+          'EVENTBUS_SUBSCRIBE_REFUSED',
+          `the broker refused a subscription to ${filter}`,
+        );
+    } catch (error) {
+      this.remove(sub);
+      throw error;
+    }
+    return async () => {
+      if (!sub.active) return;
+      this.remove(sub);
+      if (this.closed || [...this.subscriptions].some((s) => s.filter === filter)) return;
+      await this.track(this.client.unsubscribeAsync(filter)).catch((error: Error) =>
+        this.log.debug({ filter, err: error.message }, 'unsubscribe failed'),
+      );
+    };
+  }
+
+  /**
+   * Publishes a payload: strings and bytes as they are, anything else as JSON. Rejects when closed, when
+   * the payload exceeds `maxPayloadBytes`, or when `maxQueued` publishes already wait for a reconnect.
+   * Resolves once sent (QoS 0) or acknowledged (QoS 1).
+   */
+  async publish(topic: string, payload: unknown, options: PublishOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (!topic || /[+#\0]/.test(topic))
+      throw new EventBusError('EVENTBUS_INVALID_TOPIC', `"${topic}" is not a topic one can publish to`);
+    const body = encode(payload);
+    if (body.length > this.maxPayloadBytes)
+      throw new EventBusError(
+        'EVENTBUS_PAYLOAD_TOO_LARGE',
+        `${body.length} bytes for ${topic} exceed the limit of ${this.maxPayloadBytes}`,
+      );
+    const maxQueued = this.options.maxQueued ?? 1000;
+    if (!this.client.connected && this.client.queue.length >= maxQueued)
+      throw new EventBusError(
+        'EVENTBUS_QUEUE_FULL',
+        `EventBus offline and ${maxQueued} publishes already wait`,
+      );
+    const qos = options.qos ?? 0;
+    await this.track(this.client.publishAsync(topic, body, { qos, retain: options.retain ?? false }));
+  }
+
+  /** Disconnects and releases every socket and timer; pending publishes reject. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const sub of this.subscriptions) sub.active = false;
+    this.subscriptions.clear();
+    this.connectListeners.clear();
+    const error = new EventBusError('EVENTBUS_CLOSED', 'the EventBus was closed');
+    for (const reject of this.inflight) reject(error);
+    this.inflight.clear();
+    let timer: NodeJS.Timeout | undefined;
+    const ended = this.client
+      .endAsync(!this.client.connected)
+      .catch((e: Error) => this.log.debug({ err: e.message }, 'EventBus end failed'))
+      .then(() => streamClosed(this.client.stream));
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.client.stream?.destroy();
+        resolve(streamClosed(this.client.stream));
+      }, CLOSE_GRACE_MS);
+    });
+    await Promise.race([ended, late]);
+    clearTimeout(timer);
+    await new Promise(setImmediate); // the socket's handle is released just after its close event
+  }
+
+  private firstConnect(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let lastError: Error | undefined;
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        this.client.off('connect', onConnect);
+        this.client.off('error', onError);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onConnect = () => settle();
+      const onError = (error: Error & { code?: unknown }) => {
+        lastError = error;
+        if (typeof error.code === 'number')
+          settle(
+            new EventBusError('EVENTBUS_REFUSED', `${this.url} refused the connection: ${error.message}`, {
+              cause: error,
+            }),
+          );
+      };
+      const timer = setTimeout(() => {
+        const last = lastError ? ` (last error: ${lastError.message})` : '';
+        settle(
+          new EventBusError(
+            'EVENTBUS_CONNECT_TIMEOUT',
+            `no answer (CONNACK) from ${this.url} within ${timeoutMs} ms${last}`,
+          ),
+        );
+      }, timeoutMs);
+      this.client.on('connect', onConnect);
+      this.client.on('error', onError);
+    });
+  }
+
+  /** After a reconnect (clean session): subscribes to every filter again, then tells the listeners. */
+  private async restore(): Promise<void> {
+    const filters: Record<string, { qos: 0 | 1 }> = {};
+    for (const { filter, qos } of this.subscriptions)
+      filters[filter] = { qos: Math.max(qos, filters[filter]?.qos ?? 0) as 0 | 1 };
+    try {
+      if (Object.keys(filters).length > 0) await this.track(this.client.subscribeAsync(filters));
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'EventBus could not restore subscriptions');
+      return;
+    }
+    this.log.info({ url: this.url, subscriptions: Object.keys(filters).length }, 'EventBus reconnected');
+    for (const listener of this.connectListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.log.error({ err: (error as Error).message }, 'EventBus onConnect listener failed');
+      }
+    }
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
+    if (this.closed) return;
+    let text: string | undefined;
+    for (const sub of this.subscriptions) {
+      if (!topicMatches(sub.filter, topic)) continue;
+      if (payload.length > this.maxPayloadBytes) {
+        const reason = `payload of ${payload.length} bytes exceeds the limit of ${this.maxPayloadBytes}`;
+        this.refuse(sub, topic, 413, reason, undefined);
+        continue;
+      }
+      text ??= payload.toString('utf8');
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (error) {
+        this.refuse(sub, topic, 400, `malformed JSON: ${(error as Error).message}`, undefined);
+        continue;
+      }
+      const problem = payloadProblem(sub.schema, data);
+      if (problem !== undefined) {
+        this.refuse(sub, topic, 400, problem, eventIdOf(data));
+        continue;
+      }
+      this.enqueue(sub, topic, data);
+    }
+  }
+
+  private enqueue(sub: Subscription, topic: string, data: unknown): void {
+    const maxPending = this.options.maxPending ?? 1000;
+    if (sub.pending >= maxPending) {
+      if (sub.dropped++ % 100 === 0)
+        this.log.warn(
+          { filter: sub.filter, dropped: sub.dropped },
+          'EventBus handler too slow; dropping messages',
+        );
+      return;
+    }
+    sub.pending++;
+    sub.tail = sub.tail.then(async () => {
+      try {
+        if (sub.active) await sub.handler(topic, data as never);
+      } catch (error) {
+        this.log.error({ topic, err: (error as Error)?.message ?? String(error) }, 'EventBus handler failed');
+      } finally {
+        sub.pending--;
+      }
+    });
+  }
+
+  private refuse(sub: Subscription, topic: string, code: 400 | 413, reason: string, eventId?: string): void {
+    this.log.warn({ topic, code, reason }, 'EventBus payload refused');
+    const to = sub.resultTopic?.(topic);
+    if (!to || to === topic) return;
+    const answer: ErrorResult = {
+      ...(eventId !== undefined ? { event_id: eventId } : {}),
+      timestamp: Date.now(),
+      code,
+      reason,
+    };
+    this.publish(to, answer).catch((error: Error) =>
+      this.log.debug({ topic: to, err: error.message }, 'could not answer a refused payload'),
+    );
+  }
+
+  private async publishChecked(topic: string, schema: TSchema, payload: object, qos: 0 | 1): Promise<void> {
+    const problem = payloadProblem(schema, payload);
+    if (problem !== undefined) throw new EventBusError('EVENTBUS_INVALID_PAYLOAD', `${topic}: ${problem}`);
+    await this.publish(topic, payload, { qos });
+  }
+
+  private remove(sub: Subscription): void {
+    sub.active = false;
+    this.subscriptions.delete(sub);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EventBusError('EVENTBUS_CLOSED', 'the EventBus was closed');
+  }
+
+  /** Settles with `work`, or rejects when the bus closes first (mqtt.js may never call back then). */
+  private track<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.inflight.add(reject);
+      work.then(resolve, reject).finally(() => this.inflight.delete(reject));
+    });
+  }
+}
+
+/** Resolves once the socket under the client has closed. */
+function streamClosed(stream: IStream | undefined): Promise<void> {
+  if (!stream || stream.closed) return Promise.resolve();
+  return new Promise<void>((resolve) => stream.once('close', () => resolve()));
+}
+
+/** A fresh `event_id` and `timestamp` (ms), as every KubeEdge payload carries. */
+function stamp(): { event_id: string; timestamp: number } {
+  return { event_id: randomUUID(), timestamp: Date.now() };
+}
+
+function encode(payload: unknown): Buffer {
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  if (payload instanceof Uint8Array)
+    return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const text = JSON.stringify(payload);
+  if (text === undefined)
+    throw new EventBusError('EVENTBUS_INVALID_PAYLOAD', 'payload is not JSON-serialisable');
+  return Buffer.from(text, 'utf8');
+}
+
+function eventIdOf(data: unknown): string | undefined {
+  const id = (data as { event_id?: unknown } | null)?.event_id;
+  return typeof id === 'string' ? id : undefined;
+}
