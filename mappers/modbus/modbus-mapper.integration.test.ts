@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -8,7 +11,7 @@ import {
 } from '../../device-models/index.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
-import { DeviceRuntime } from '../../sdk/index.js';
+import { DeviceRuntime, MapperHost } from '../../sdk/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';
 
@@ -179,5 +182,119 @@ describe('Modbus mapper on the EventBus', () => {
     const reads = simulator.requests.filter((r) => r.fc === 3);
     expect(reads.length).toBeGreaterThanOrEqual(cycles);
     for (const read of reads) expect(read).toMatchObject({ address: 100, count: 20 });
+  });
+  it('pushes each collected value to the pushMethod destinations (mqtt and http)', async () => {
+    const base = await thermostat();
+    const received: unknown[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => {
+        body += chunk;
+      });
+      request.on('end', () => {
+        received.push({ path: request.url, body: JSON.parse(body) });
+        response.end();
+        server.emit('ingested');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const [temperature, setpoint, heater] = base.properties;
+      const device = {
+        ...base,
+        properties: [
+          {
+            ...temperature!,
+            collectCycle: 100,
+            pushMethod: {
+              mqtt: { address: broker.url.replace('mqtt:', 'tcp:'), topic: 'plant/temp', qos: 1 },
+            },
+          },
+          {
+            ...setpoint!,
+            collectCycle: 100,
+            pushMethod: { http: { hostName: 'http://127.0.0.1', port, requestPath: '/ingest' } },
+          },
+          heater!,
+        ],
+      };
+      await watch.subscribe('plant/temp');
+      await run(device);
+      const pushed = await watch.next((m) => m.topic === 'plant/temp');
+      expect(pushed.payload).toMatchObject({
+        namespace: 'default',
+        deviceName: 'thermostat-01',
+        propertyName: 'temperature',
+        value: expect.stringMatching(/^-?\d+(\.\d)?$/),
+        type: 'float',
+        timestamp: expect.any(Number),
+      });
+      if (received.length === 0) await once(server, 'ingested');
+      expect(received[0]).toMatchObject({
+        path: '/ingest',
+        body: { propertyName: 'setpoint', value: '21.5' },
+      });
+    } finally {
+      await runtime?.stop();
+      runtime = undefined;
+      server.close();
+    }
+  });
+
+  it('keeps reporting a healthy device while a neighbour is unreachable', async () => {
+    const good = await thermostat();
+    simulator = createModbusSimulator(good, { transport: { kind: 'tcp', port: 0 } });
+    const reached = await simulator.start();
+    const dead = await createModbusSimulator(good, { transport: { kind: 'tcp', port: 0 } });
+    const deadPort = (await dead.start()).port!;
+    await dead.stop();
+    const host = new MapperHost({
+      bus,
+      devices: [
+        { ...good, config: { ...good.config, ...reached, timeout: 300 } },
+        {
+          ...good,
+          id: 'default/thermostat-02',
+          name: 'thermostat-02',
+          config: { ...good.config, port: deadPort, timeout: 300 },
+        },
+      ],
+      loadMapper: async () => modbusMapper as never,
+      runtime: { backoff: { initialMs: 20, maxMs: 50 } },
+    });
+    await host.start();
+    try {
+      await watch.next(
+        (m) =>
+          m.topic === '$hw/events/device/default/thermostat-02/state/update' && m.payload.state === 'offline',
+      );
+      watch.clear();
+      await watch.next((m) => m.topic === '$hw/events/device/default/thermostat-01/twin/update');
+      await watch.next((m) => m.topic === '$hw/events/device/default/thermostat-01/twin/update');
+      expect(host.runtimes.get('default/thermostat-01')!.state).toBe('online');
+      expect(host.runtimes.get('default/thermostat-02')!.state).not.toBe('online');
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('stop() leaves no timer or socket behind', async () => {
+    const kinds = () =>
+      process
+        .getActiveResourcesInfo()
+        .filter((k) => k === 'Timeout' || k === 'TCPSocketWrap' || k === 'TCPServerWrap').length;
+    const before = kinds();
+    await run(await thermostat());
+    await new Promise<void>((resolve) => runtime!.once('reading', () => resolve()));
+    expect(kinds()).toBeGreaterThan(before);
+    await runtime!.stop();
+    await runtime!.stop();
+    runtime = undefined;
+    await simulator.stop();
+    const deadline = Date.now() + 3000;
+    while (kinds() > before && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(kinds()).toBeLessThanOrEqual(before);
   });
 });

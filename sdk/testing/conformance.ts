@@ -44,8 +44,8 @@ function defaultWriteValue(p: ResolvedProperty): TwinValue {
   if (type === 'STRING') return 'edgetwin';
   const lo = minimum !== undefined ? Number(minimum) : 0;
   const hi = maximum !== undefined ? Number(maximum) : lo + 100;
-  const mid = lo + (hi - lo) / 3;
-  return type === 'INT' ? Math.round(mid) : Math.round(mid * 10) / 10;
+  const third = lo + (hi - lo) / 3;
+  return type === 'INT' ? Math.round(third) : Math.round(third * 10) / 10;
 }
 
 function openHandles(): number {
@@ -61,9 +61,13 @@ async function until(condition: () => boolean, ms: number, what: string): Promis
   }
 }
 
+/** Equal, or for numbers equal to about 7 significant digits (what a float32 register holds). */
 function expectClose(actual: TwinValue, expected: TwinValue): void {
-  if (typeof expected === 'number') expect(actual as number).toBeCloseTo(expected, 3);
-  else expect(actual).toEqual(expected);
+  if (typeof expected !== 'number') expect(actual).toEqual(expected);
+  else
+    expect(Math.abs((actual as number) - expected)).toBeLessThanOrEqual(
+      Math.max(1e-3, Math.abs(expected) * 1e-6),
+    );
 }
 
 /**
