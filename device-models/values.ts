@@ -11,7 +11,6 @@ export type Parsed = { ok: true; value: TwinValue } | { ok: false; reason: strin
 
 const INT_TEXT = /^[+-]?\d+$/;
 const FLOAT_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const FLOAT32_MAX = 3.4028234663852886e38;
 /** Go's strconv.ParseBool, which KubeEdge uses. */
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
@@ -31,7 +30,7 @@ export function parseTwinValue(type: PropertyType, text: string): Parsed {
     case 'DOUBLE': {
       if (!FLOAT_TEXT.test(text)) return { ok: false, reason: `"${text}" is not a ${type}` };
       const n = Number(text);
-      if (!Number.isFinite(n) || (type === 'FLOAT' && Math.abs(n) > FLOAT32_MAX))
+      if (!Number.isFinite(n) || (type === 'FLOAT' && !Number.isFinite(Math.fround(n))))
         return { ok: false, reason: `"${text}" is out of range for ${type}` };
       return { ok: true, value: n };
     }
@@ -46,7 +45,10 @@ export function parseTwinValue(type: PropertyType, text: string): Parsed {
 
 /** The canonical twin string for a value of the given type. */
 export function formatTwinValue(type: PropertyType, value: TwinValue): string {
-  if (type === 'BOOLEAN') return value === true || value === 'true' ? 'true' : 'false';
+  if (type === 'BOOLEAN')
+    return value === true || (typeof value === 'number' && value !== 0) || TRUE.has(String(value))
+      ? 'true'
+      : 'false';
   if (type === 'INT' && typeof value === 'number') return String(Math.round(value));
   return String(value);
 }

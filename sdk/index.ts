@@ -4,6 +4,7 @@
  */
 
 export {
+  EMBEDDED_BROKER_PORT,
   type EmbeddedBroker,
   type EmbeddedBrokerOptions,
   startEmbeddedBroker,
@@ -26,7 +27,15 @@ export type {
   Reading,
 } from './driver.js';
 export { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from './errors.js';
-export { EventBus, EventBusError, type EventBusOptions } from './eventbus/event-bus.js';
+export {
+  EventBus,
+  EventBusError,
+  type EventBusErrorCode,
+  type EventBusOptions,
+  type PublishOptions,
+  type SubscribeOptions,
+  type TypedValue,
+} from './eventbus/event-bus.js';
 export * as topics from './eventbus/topics.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { Pusher, PushSample } from './push/index.js';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { DeviceState, ResolvedDevice, ResolvedProperty, TwinValue } from '../../device-models/index.js';
-import { formatTwinValue, parseTwinValue, TwinValueError } from '../../device-models/index.js';
+import { parseTwinValue, TwinValueError } from '../../device-models/index.js';
+import { toTwin } from '../codecs/index.js';
 import type { Driver, Point, ProtocolMapper, Reading } from '../driver.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { createPusher, type Pusher } from '../push/index.js';
@@ -214,7 +215,7 @@ export class DeviceRuntime extends EventEmitter {
       namespace: device.namespace,
       deviceName: device.name,
       propertyName: property.name,
-      value: formatTwinValue(property.model.type, reading.value),
+      value: toTwin(property.model, reading.value),
       type: property.model.type.toLowerCase(),
       timestamp: reading.timestamp,
     };
@@ -242,7 +243,7 @@ export class DeviceRuntime extends EventEmitter {
   }
 
   private reported(property: ResolvedProperty, value: TwinValue): ReportedValue {
-    return { value: formatTwinValue(property.model.type, value), type: property.model.type.toLowerCase() };
+    return { value: toTwin(property.model, value), type: property.model.type.toLowerCase() };
   }
 
   private onDelta(delta: Record<string, string>): void {
