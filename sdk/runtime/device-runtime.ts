@@ -38,8 +38,8 @@ interface Latest {
  * publishes the device state, and writes desired values from `twin/update/delta` through the driver, then
  * reads them back and reports them. A failing device never throws out of here.
  *
- * Events: `state` (RuntimeState), `reading` (name, Reading), `written` (name, TwinValue), `error` is never
- * emitted (errors are logged), so no listener is required.
+ * Events: `state` (RuntimeState), `reading` (name, Reading), `readFailed` (name, Error), `written` (name,
+ * TwinValue), `writeFailed` (name, Error). `error` is never emitted (errors are logged), so no listener is required.
  */
 export class DeviceRuntime extends EventEmitter {
   readonly id: string;
@@ -195,6 +195,7 @@ export class DeviceRuntime extends EventEmitter {
       const property = group[i]!.property;
       if (result instanceof Error) {
         failures++;
+        this.emit('readFailed', property.name, result);
         this.log.debug({ property: property.name, err: result.message }, 'read failed');
       } else this.onReading(property, result);
     });
@@ -296,6 +297,7 @@ export class DeviceRuntime extends EventEmitter {
             await this.options.bus.reportActual(this.id, { [name]: this.reported(property, reported.value) });
         } catch (error) {
           this.log.warn({ property: name, err: message(error) }, 'desired value not written');
+          this.emit('writeFailed', name, asError(error));
           if (driver.state() === 'offline') {
             if (!this.pendingWrites.has(name)) this.pendingWrites.set(name, value);
             await this.dropConnection(error);

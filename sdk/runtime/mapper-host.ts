@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { ResolvedDevice } from '../../device-models/index.js';
 import type { ProtocolMapper } from '../driver.js';
 import { type Logger, silentLogger } from '../logger.js';
@@ -18,37 +19,51 @@ export interface MapperHostOptions {
 
 /**
  * Runs a device runtime per device, each on the EventBus exactly as an external mapper would. Devices whose
- * protocol has no mapper are listed in `waiting`, not faked.
+ * protocol has no mapper are listed in `waiting`, not faked. Emits `runtime` (DeviceRuntime) for each one started.
  */
-export class MapperHost {
+export class MapperHost extends EventEmitter {
   readonly runtimes = new Map<string, DeviceRuntime>();
   readonly waiting = new Map<string, string>();
   private readonly log: Logger;
 
   constructor(private readonly options: MapperHostOptions) {
+    super();
     this.log = (options.log ?? silentLogger).child({ module: 'mapper-host' });
   }
 
+  private readonly mappers = new Map<string, Promise<ProtocolMapper | undefined>>();
+
   async start(): Promise<void> {
-    const mappers = new Map<string, Promise<ProtocolMapper | undefined>>();
-    for (const device of this.options.devices) {
-      if (this.runtimes.has(device.id)) continue;
-      if (!mappers.has(device.protocol)) mappers.set(device.protocol, this.load(device.protocol));
-      const mapper = await mappers.get(device.protocol);
-      if (!mapper) {
-        this.waiting.set(device.id, device.protocol);
-        continue;
-      }
-      const runtime = new DeviceRuntime({
-        ...this.options.runtime,
-        device,
-        mapper,
-        bus: this.options.bus,
-        log: this.options.log ?? silentLogger,
-      });
-      this.runtimes.set(device.id, runtime);
-      await runtime.start();
+    for (const device of this.options.devices) await this.add(device);
+  }
+
+  /** Starts a runtime for one more device (or restarts it, when it changed). */
+  async add(device: ResolvedDevice): Promise<void> {
+    await this.remove(device.id);
+    if (!this.mappers.has(device.protocol)) this.mappers.set(device.protocol, this.load(device.protocol));
+    const mapper = await this.mappers.get(device.protocol);
+    if (!mapper) {
+      this.waiting.set(device.id, device.protocol);
+      return;
     }
+    const runtime = new DeviceRuntime({
+      ...this.options.runtime,
+      device,
+      mapper,
+      bus: this.options.bus,
+      log: this.options.log ?? silentLogger,
+    });
+    this.runtimes.set(device.id, runtime);
+    this.emit('runtime', runtime);
+    await runtime.start();
+  }
+
+  /** Stops the runtime of a device that went away. */
+  async remove(id: string): Promise<void> {
+    this.waiting.delete(id);
+    const runtime = this.runtimes.get(id);
+    this.runtimes.delete(id);
+    await runtime?.stop();
   }
 
   private async load(protocol: string): Promise<ProtocolMapper | undefined> {

@@ -1,0 +1,132 @@
+import type { MsgTwin, MsgTwinVersion } from '../device-models/index.js';
+import { DEFAULT_TYPE, DELETED, isDeleted, PARTS, ZERO } from './rules-validate.js';
+
+/**
+ * How one property's update merges into its twin, per KubeEdge's edge/pkg/devicetwin/dtmanager/twin.go
+ * (dealTwinAdd, dealTwinCompare, dealTwinDelete, dealVersion). Inputs are already validated
+ * (rules-validate.ts) and are never modified: a change returns a new twin, no change returns undefined.
+ */
+
+export interface CloudMerge {
+  /** The new twin, or undefined when nothing changed. */
+  twin?: MsgTwin;
+  /** A part was refused because the edge holds a newer version (the edge wins). */
+  rejected: boolean;
+}
+
+/**
+ * An edge update (KubeEdge's RestDealType). Each part that carries a value is written, bumping its
+ * version's `edge` by one and stamping `now`. Like KubeEdge, the value is not compared with the current one:
+ * isTwinValueDiff only validates it, so writing the same value again is still a write (new timestamp,
+ * version bump, and an entry in result, document and the cloud sync).
+ */
+export function mergeEdge(existing: MsgTwin | undefined, incoming: MsgTwin | null, now: number) {
+  if (incoming === null) return existing && !isDeleted(existing) ? softDelete(existing) : undefined;
+  let next = start(existing, incoming);
+  for (const part of PARTS) {
+    const value = incoming[part.value]?.value;
+    if (value == null) continue;
+    const version = existing?.[part.version] ?? ZERO;
+    next = {
+      ...next,
+      [part.value]: { value, metadata: { timestamp: now } },
+      [part.version]: bump(version),
+    };
+  }
+  const final = dropOptional(next, incoming);
+  return final !== existing ? final : undefined;
+}
+
+/**
+ * A cloud sync (KubeEdge's SyncDealType). A part is taken with the incoming value and version unless the
+ * local version is newer in `cloud` or `edge` (dealVersion); a missing incoming version counts as
+ * {cloud: 0, edge: 0}. A refused part keeps the edge's value, and `optional` and the type are then left
+ * alone too, as dealTwinCompare does once a part is refused.
+ */
+export function mergeCloud(existing: MsgTwin | undefined, incoming: MsgTwin, now: number): CloudMerge {
+  if (incoming.metadata?.type === DELETED) return deleteFromCloud(existing, incoming);
+  let next = start(existing, incoming);
+  let wrote = false;
+  let rejected = false;
+  for (const part of PARTS) {
+    const value = incoming[part.value]?.value;
+    if (value == null) continue;
+    const version = incoming[part.version] ?? ZERO;
+    if (newer(existing?.[part.version], version)) {
+      rejected = true;
+      continue;
+    }
+    next = {
+      ...next,
+      [part.value]: { value, metadata: { timestamp: now } },
+      [part.version]: { cloud: version.cloud, edge: version.edge },
+    };
+    wrote = true;
+  }
+  if (rejected) return wrote ? { twin: next, rejected } : { rejected };
+  const final = dropOptional(next, incoming);
+  return final !== existing ? { twin: final, rejected } : { rejected };
+}
+
+/**
+ * The twin an update starts from: a new twin (optional unless told otherwise and typed `string` unless
+ * told otherwise, as dealTwinAdd does), a deleted twin revived with the incoming type, or the existing
+ * twin itself (same object: nothing changed yet).
+ */
+function start(existing: MsgTwin | undefined, incoming: MsgTwin): MsgTwin {
+  const type = incoming.metadata?.type ?? DEFAULT_TYPE;
+  if (!existing) return { optional: incoming.optional ?? true, metadata: { ...incoming.metadata, type } };
+  if (isDeleted(existing)) return { ...existing, metadata: { ...existing.metadata, type } };
+  return existing;
+}
+
+/** `optional` only ever goes from true to false (dealTwinCompare); false → true is ignored. */
+function dropOptional(twin: MsgTwin, incoming: MsgTwin): MsgTwin {
+  return incoming.optional === false && twin.optional !== false ? { ...twin, optional: false } : twin;
+}
+
+/** Deleted at the edge: values gone, type `deleted`, each existing version bumped (dealTwinDelete). */
+function softDelete(existing: MsgTwin): MsgTwin {
+  let twin = tombstone(existing);
+  for (const part of PARTS) {
+    const version = existing[part.version];
+    if (version != null) twin = { ...twin, [part.version]: bump(version) };
+  }
+  return twin;
+}
+
+/** The twin without its values and typed `deleted`; versions and `optional` are kept. */
+function tombstone(existing: MsgTwin): MsgTwin {
+  const { expected: _expected, actual: _actual, ...rest } = existing;
+  return { ...rest, metadata: { ...existing.metadata, type: DELETED } };
+}
+
+/**
+ * A delete from the cloud applies whatever `optional` says (cloudcore creates its twins non-optional, so
+ * it could not delete any otherwise). A missing incoming version keeps the local one, as
+ * SyncTwinDeleteDealType does; a newer local version refuses the whole delete.
+ */
+function deleteFromCloud(existing: MsgTwin | undefined, incoming: MsgTwin): CloudMerge {
+  if (!existing || isDeleted(existing)) return { rejected: false };
+  const rejected = PARTS.some((part) => {
+    const version = incoming[part.version];
+    return version != null && newer(existing[part.version], version);
+  });
+  if (rejected) return { rejected };
+  let twin = tombstone(existing);
+  for (const part of PARTS) {
+    const version = incoming[part.version];
+    if (version != null) twin = { ...twin, [part.version]: { cloud: version.cloud, edge: version.edge } };
+  }
+  return { twin, rejected };
+}
+
+function bump(version: MsgTwinVersion): MsgTwinVersion {
+  return { cloud: version.cloud, edge: version.edge + 1 };
+}
+
+/** dealVersion's test: the local version is newer when either counter is ahead. */
+function newer(local: MsgTwinVersion | null | undefined, incoming: MsgTwinVersion): boolean {
+  const mine = local ?? ZERO;
+  return mine.cloud > incoming.cloud || mine.edge > incoming.edge;
+}

@@ -1,0 +1,91 @@
+import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
+import { mergeCloud, mergeEdge } from './rules-merge.js';
+import { checkUpdate, isDeleted, own } from './rules-validate.js';
+import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';
+
+/**
+ * KubeEdge's DeviceTwin rules (edge/pkg/devicetwin/dtmanager/twin.go) as pure functions over plain data:
+ * no clock (options.now), no I/O, and the inputs are never modified. The caller persists `twins` and
+ * publishes result → document → delta, then sends `sync` to the cloud.
+ *
+ * - An edge update (a mapper, an app, the HTTP API) bumps the `edge` counter of each part it writes.
+ * - A cloud sync takes the cloud's values and versions, except for parts where the edge holds a newer
+ *   version: those are `rejected` and the edge's state goes back to the cloud in `sync`.
+ * - `null` from the edge, or `metadata.type: deleted` from the cloud, soft-deletes a twin.
+ * - Beyond KubeEdge: an edge update carrying `expected_version` is refused with 409 unless that is still
+ *   the twin's version (as AWS IoT shadows do), and bad keys, types and values refuse the whole update
+ *   with 400 for both sources.
+ */
+export function applyUpdate(current: DeviceTwins, update: MsgTwinMap, options: ApplyOptions): ApplyResult {
+  const refused = checkUpdate(current, update, options.source);
+  if (refused) return refused;
+
+  const changed: [string, MsgTwin][] = [];
+  const rejected: string[] = [];
+  for (const [key, incoming] of Object.entries(update)) {
+    const existing = own(current, key);
+    if (options.source === 'edge') {
+      const twin = mergeEdge(existing, incoming, options.now);
+      if (twin) changed.push([key, twin]);
+    } else if (incoming !== null) {
+      const merged = mergeCloud(existing, incoming, options.now);
+      if (merged.twin) changed.push([key, merged.twin]);
+      if (merged.rejected) rejected.push(key);
+    }
+  }
+
+  // Object.fromEntries and spreads define own properties, so keys such as `__proto__` stay plain keys.
+  const twins: DeviceTwins = { ...current, ...Object.fromEntries(changed) };
+  const applied: Applied = {
+    ok: true,
+    twins,
+    result: Object.fromEntries(changed.map(([key, twin]) => [key, visible(twin)])),
+    document: Object.fromEntries(
+      changed.map(([key, twin]) => [key, { last: visible(own(current, key)), current: visible(twin) }]),
+    ),
+    delta: computeDelta(twins),
+    // Edge updates: every changed twin, with its versions, deleted ones included (the cloud needs the
+    // versions to apply the delete). Cloud syncs: the edge's state of each rejected twin, which KubeEdge
+    // sends back to the cloud on `edge_updated` so the cloud catches up with the edge.
+    sync:
+      options.source === 'edge'
+        ? Object.fromEntries(changed)
+        : Object.fromEntries(rejected.flatMap((key) => stateOf(twins, key))),
+    rejected,
+  };
+  return applied;
+}
+
+/**
+ * `…/twin/update/delta`'s `delta`, over all twins (BuildDeviceTwinDelta): the expected value of every twin
+ * that is not deleted, has a non-empty expected value, and whose actual value differs (or is missing).
+ */
+export function computeDelta(twins: DeviceTwins): Record<string, string> {
+  const delta: [string, string][] = [];
+  for (const [key, twin] of Object.entries(twins)) {
+    if (isDeleted(twin)) continue;
+    const expected = twin.expected?.value;
+    if (expected == null || expected === '') continue;
+    if (expected !== (twin.actual?.value ?? '')) delta.push([key, expected]);
+  }
+  return Object.fromEntries(delta);
+}
+
+/**
+ * The twin map `…/twin/get/result` carries: every twin except the deleted ones. Unlike KubeEdge, which
+ * strips `expected_version`/`actual_version` from what it publishes at the edge, the versions are kept:
+ * a writer needs `expected_version` to base an update on (the 409 check), and KubeEdge clients parse them.
+ */
+export function snapshot(twins: DeviceTwins): MsgTwinMap {
+  return Object.fromEntries(Object.entries(twins).filter(([, twin]) => !isDeleted(twin)));
+}
+
+/** A twin as result and document show it: null when absent or deleted. */
+function visible(twin: MsgTwin | undefined): MsgTwin | null {
+  return twin && !isDeleted(twin) ? twin : null;
+}
+
+function stateOf(twins: DeviceTwins, key: string): [string, MsgTwin][] {
+  const twin = own(twins, key);
+  return twin ? [[key, twin]] : [];
+}

@@ -1,0 +1,43 @@
+import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
+
+/**
+ * A device's twin as the edge keeps it: one KubeEdge MsgTwin per property (expected/actual with their
+ * timestamps, versions, optional, metadata.type). The same shape travels on the EventBus, so nothing is
+ * converted between the store, the rules and the topics.
+ */
+export type DeviceTwins = Record<string, MsgTwin>;
+
+/** Who sent an update: a mapper/app at the edge, or cloudcore (a cloud sync). */
+export type UpdateSource = 'edge' | 'cloud';
+
+export interface ApplyOptions {
+  source: UpdateSource;
+  /** ms since the epoch, stamped on changed values. */
+  now: number;
+}
+
+/** What an accepted update produces, in the order KubeEdge publishes it. */
+export interface Applied {
+  ok: true;
+  /** The device's twins after the update (unchanged properties included). */
+  twins: DeviceTwins;
+  /** The changed twins, for `…/twin/update/result` (null: deleted). */
+  result: MsgTwinMap;
+  /** `…/twin/update/document`: last and current of each changed twin. */
+  document: Record<string, { last: MsgTwin | null; current: MsgTwin | null }>;
+  /** `…/twin/update/delta`: expected value of every twin whose expected ≠ actual (all twins, not only changed). */
+  delta: Record<string, string>;
+  /** What to send to the cloud (the changed twins with their versions); empty when nothing is cloud-bound. */
+  sync: MsgTwinMap;
+  /** Cloud sync only: properties refused because the edge holds a newer version (the edge wins). */
+  rejected: string[];
+}
+
+export interface Refused {
+  ok: false;
+  /** 400 bad key/value/type, 409 version conflict. */
+  code: 400 | 409;
+  reason: string;
+}
+
+export type ApplyResult = Applied | Refused;
