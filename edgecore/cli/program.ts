@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCrds } from './crds-command.js';
+import { registerEdge } from './edge-command.js';
 import { registerMapper } from './mapper-command.js';
 import type { Output } from './output.js';
 import { registerSim } from './sim-command.js';
@@ -24,14 +25,7 @@ export function createProgram(out: Output): { program: Command; run(argv: string
   registerCrds(program, out, setExit);
   registerMapper(program, out, setExit);
   registerSim(program, out, setExit);
-  program
-    .command('demo')
-    .description('edgecore with the embedded broker, the sample devices and their simulators')
-    .action(() => {
-      out.stdout(
-        'The demo arrives with the edgecore issue. Meanwhile: npx edgetwin validate device-models/samples',
-      );
-    });
+  registerEdge(program, out, setExit);
   return {
     program,
     async run(argv: string[]) {

@@ -69,7 +69,7 @@ export class MapperHost extends EventEmitter {
   private async load(protocol: string): Promise<ProtocolMapper | undefined> {
     try {
       const mapper = await this.options.loadMapper(protocol);
-      if (!mapper) this.log.warn({ protocol }, 'no mapper for this protocol yet; its devices wait');
+      if (!mapper) this.log.info({ protocol }, 'no mapper for this protocol yet; its devices wait');
       return mapper;
     } catch (error) {
       this.log.error({ protocol, err: (error as Error).message }, 'mapper failed to load; its devices wait');

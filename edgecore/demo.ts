@@ -1,0 +1,119 @@
+import {
+  loadDevices,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+  StateUpdate,
+  TwinUpdate,
+} from '../device-models/index.js';
+import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import { EventBus, type Logger, topics } from '../sdk/index.js';
+import { edgeConfig } from './config.js';
+import { EdgeCore } from './edgecore.js';
+import { samplesDir } from './paths.js';
+
+export interface DemoOptions {
+  dataDir?: string;
+  brokerPort?: number;
+  httpPort?: number;
+  log: Logger;
+  print: (line: string) => void;
+}
+
+export interface Demo {
+  edge: EdgeCore;
+  stop(): Promise<void>;
+}
+
+/** Starts a simulator for each sample device whose protocol has one, and returns where each is reached. */
+async function startSimulators(devices: ResolvedDevice[], log: Logger) {
+  const simulators: ModbusSimulator[] = [];
+  const reached = new Map<string, Record<string, unknown>>();
+  for (const device of devices) {
+    if (device.protocol !== 'modbus') continue;
+    const rtu = (device.config as ModbusConfig).communicateMode === 'RTU';
+    const simulator = createModbusSimulator(device as ResolvedDevice<ModbusConfig, ModbusVisitor>, {
+      transport: rtu ? { kind: 'rtu' } : { kind: 'tcp', port: 0 },
+      log: log.child({ device: device.id }),
+    });
+    try {
+      reached.set(device.id, await simulator.start());
+      simulators.push(simulator);
+    } catch (error) {
+      log.warn({ device: device.id, err: (error as Error).message }, 'simulator did not start');
+    }
+  }
+  return { simulators, reached };
+}
+
+/**
+ * `npm start`: edgecore with the embedded broker, SQLite under ./data, every sample device with its simulator
+ * in-process, and a compact live line per device. Devices whose protocol has no mapper yet are listed as waiting.
+ */
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const dir = samplesDir();
+  const { devices } = await loadDevices([dir]);
+  const { simulators, reached } = await startSimulators(devices, options.log);
+  const config = edgeConfig({
+    dataDir: options.dataDir ?? './data',
+    eventBus: { mode: 'internal', internal: { port: options.brokerPort ?? 1884 } },
+    http: { port: options.httpPort ?? 10350 },
+    devices: { dirs: [dir], watch: false },
+  });
+  const edge = new EdgeCore({
+    config,
+    log: options.log,
+    adjustDevice: (d) => (reached.has(d.id) ? { ...d, config: { ...d.config, ...reached.get(d.id) } } : d),
+  });
+  try {
+    await edge.start();
+  } catch (error) {
+    await Promise.all(simulators.map((s) => s.stop()));
+    throw error;
+  }
+  options.print(`edgetwin demo — broker ${edge.brokerUrl}  http ${edge.httpUrl}  data ${config.dataDir}`);
+  for (const [id, protocol] of edge.mapperHost?.waiting ?? [])
+    options.print(`  ${id}: waiting for the ${protocol} mapper (not simulated)`);
+  const live = await liveLines(edge.brokerUrl, edge.httpUrl, options.print);
+  return {
+    edge,
+    async stop() {
+      await live.close();
+      await edge.stop();
+      await Promise.all(simulators.map((s) => s.stop()));
+    },
+  };
+}
+
+/** One compact line per device, at most once a second, built from what the mappers publish. */
+async function liveLines(url: string, httpUrl: string, print: (line: string) => void) {
+  const bus = await EventBus.connect(url, { clientId: `edgetwin-demo-${process.pid}` });
+  const values = new Map<string, Map<string, string>>();
+  const states = new Map<string, string>();
+  const lastPrint = new Map<string, number>();
+  // States reported before this client subscribed: ask the HTTP API once.
+  const known = (await (await fetch(`${httpUrl}/api/v1/devices`)).json()) as { id: string; state: string }[];
+  for (const device of known) states.set(device.id, device.state);
+  const show = (id: string) => {
+    const now = Date.now();
+    if (now - (lastPrint.get(id) ?? 0) < 1000) return;
+    lastPrint.set(id, now);
+    const props = [...(values.get(id) ?? [])].map(([k, v]) => `${k}=${v}`).join(' ');
+    print(`  ${id.padEnd(28)} ${(states.get(id) ?? '…').padEnd(9)} ${props}`);
+  };
+  await bus.subscribe(topics.twinUpdate(topics.ANY_DEVICE), TwinUpdate, (topic, payload) => {
+    const id = topics.parseDeviceTopic(topic)!.id;
+    const map = values.get(id) ?? new Map<string, string>();
+    for (const [name, twin] of Object.entries(payload.twin))
+      if (twin?.actual?.value != null) map.set(name, twin.actual.value);
+    values.set(id, map);
+    show(id);
+  });
+  await bus.subscribe(topics.stateUpdate(topics.ANY_DEVICE), StateUpdate, (topic, payload) => {
+    const id = topics.parseDeviceTopic(topic)!.id;
+    states.set(id, payload.state);
+    lastPrint.delete(id);
+    show(id);
+  });
+  return bus;
+}

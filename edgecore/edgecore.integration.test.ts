@@ -1,0 +1,225 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  loadDevices,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+} from '../device-models/index.js';
+import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import { edgeConfig } from './config.js';
+import { EdgeCore } from './edgecore.js';
+
+/** edgecore in-process with everything real: aedes on port 0, SQLite file, the Modbus simulator, HTTP on port 0. */
+
+const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', import.meta.url).pathname;
+const bleSample = new URL('../device-models/samples/ble-thermometer.yaml', import.meta.url).pathname;
+const ID = 'default/thermostat-01';
+
+async function watcher(url: string) {
+  const client: MqttClient = await mqtt.connectAsync(url, { protocolVersion: 4 });
+  const seen: { topic: string; payload: Record<string, unknown> }[] = [];
+  const waiting: {
+    match: (m: (typeof seen)[number]) => boolean;
+    resolve: (m: (typeof seen)[number]) => void;
+  }[] = [];
+  client.on('message', (topic, buffer) => {
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(buffer.toString());
+    } catch {
+      return;
+    }
+    const message = { topic, payload };
+    seen.push(message);
+    for (const w of waiting.splice(0)) (w.match(message) ? w.resolve : () => waiting.push(w))(message);
+  });
+  await client.subscribeAsync('$hw/events/#', { qos: 1 });
+  return {
+    client,
+    next(match: (m: (typeof seen)[number]) => boolean) {
+      return new Promise<(typeof seen)[number]>((resolve) => {
+        const found = seen.find(match);
+        if (found) resolve(found);
+        else waiting.push({ match, resolve });
+      });
+    },
+    clear: () => {
+      seen.length = 0;
+    },
+  };
+}
+
+describe('edgecore', () => {
+  let dir: string;
+  let simulator: ModbusSimulator;
+  let edge: EdgeCore | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgecore-'));
+    const device = (await loadDevices([sample])).devices[0] as ResolvedDevice<ModbusConfig, ModbusVisitor>;
+    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
+    const { port } = await simulator.start();
+    await writeFile(
+      join(dir, 'thermostat.yaml'),
+      (await readFile(sample, 'utf8')).replace('port: 5020', `port: ${port}`),
+    );
+  });
+  afterEach(async () => {
+    await edge?.stop();
+    edge = undefined;
+  });
+  afterAll(async () => {
+    await simulator.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function startEdge(extra: Record<string, unknown> = {}) {
+    const config = edgeConfig({
+      dataDir: join(dir, 'data'),
+      eventBus: { internal: { port: 0 } },
+      http: { port: 0 },
+      devices: { dirs: [dir], watch: false },
+      ...extra,
+    });
+    edge = new EdgeCore({ config });
+    await edge.start();
+    return edge;
+  }
+
+  const api = (path: string, init?: RequestInit) => fetch(`${edge!.httpUrl}${path}`, init);
+  const put = (property: string, value: string, headers: Record<string, string> = {}) =>
+    api(`/api/v1/devices/default/thermostat-01/twins/${property}/desired`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ value }),
+    });
+
+  it('takes a desired value over HTTP to the Modbus register, reports it back, and the delta empties', async () => {
+    await startEdge();
+    const watch = await watcher(edge!.brokerUrl);
+    try {
+      const response = await put('setpoint', '24');
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ property: 'setpoint', desired: { value: '24' } });
+      await watch.next(
+        (m) =>
+          m.topic === `$hw/events/device/${ID}/twin/update/delta` &&
+          (m.payload.delta as Record<string, string>).setpoint === '24',
+      );
+      await watch.next((m) => {
+        const twin = m.payload.twin as Record<string, { actual?: { value?: string } }> | undefined;
+        return (
+          m.topic === `$hw/events/device/${ID}/twin/update/result` && twin?.setpoint?.actual?.value === '24'
+        );
+      });
+      expect(simulator.written('setpoint')).toBeCloseTo(24, 5);
+      const device = (await (await api(`/api/v1/devices/${ID}`)).json()) as {
+        twins: Record<string, { desired: { value: string }; reported: { value: string } }>;
+        delta: Record<string, string>;
+        state: string;
+      };
+      expect(device.twins.setpoint).toMatchObject({ desired: { value: '24' }, reported: { value: '24' } });
+      expect(device.delta).not.toHaveProperty('setpoint');
+    } finally {
+      await watch.client.endAsync();
+    }
+  });
+
+  it('answers bad desired values, stale versions and unknown names with the right status', async () => {
+    await startEdge();
+    const current = (await (await api(`/api/v1/devices/${ID}`)).json()) as {
+      twins: Record<string, { desired: { version: string } }>;
+    };
+    const version = current.twins.setpoint!.desired.version;
+    expect((await put('setpoint', '99')).status).toBe(400);
+    expect(await (await put('setpoint', 'warm')).json()).toMatchObject({
+      code: 400,
+      reason: expect.stringContaining('setpoint'),
+    });
+    expect((await put('temperature', '20')).status).toBe(400);
+    expect((await put('nosuch', '1')).status).toBe(404);
+    expect((await api('/api/v1/devices/default/nosuch')).status).toBe(404);
+    expect((await put('setpoint', '22', { 'if-match': `"${version}"` })).status).toBe(200);
+    expect((await put('setpoint', '23', { 'if-match': `"${version}"` })).status).toBe(409);
+    expect((await api('/healthz')).status).toBe(200);
+  });
+
+  it('answers malformed MQTT payloads and unknown devices with a result code and stays up', async () => {
+    await startEdge();
+    const watch = await watcher(edge!.brokerUrl);
+    try {
+      await watch.client.publishAsync(`$hw/events/device/${ID}/twin/update`, '{not json');
+      expect(
+        (
+          await watch.next(
+            (m) => m.topic === `$hw/events/device/${ID}/twin/update/result` && m.payload.code !== undefined,
+          )
+        ).payload,
+      ).toMatchObject({ code: 400 });
+      watch.clear();
+      await watch.client.publishAsync(
+        `$hw/events/device/${ID}/twin/update`,
+        JSON.stringify({
+          event_id: 'x',
+          timestamp: Date.now(),
+          twin: { setpoint: { expected: { value: 7 } } },
+        }),
+      );
+      expect(
+        (
+          await watch.next(
+            (m) => m.topic === `$hw/events/device/${ID}/twin/update/result` && m.payload.code !== undefined,
+          )
+        ).payload,
+      ).toMatchObject({ code: 400 });
+      await watch.client.publishAsync(
+        '$hw/events/device/default/ghost/twin/update',
+        JSON.stringify({ event_id: 'g', timestamp: Date.now(), twin: { x: { actual: { value: '1' } } } }),
+      );
+      expect(
+        (await watch.next((m) => m.topic === '$hw/events/device/default/ghost/twin/update/result')).payload,
+      ).toMatchObject({ code: 404 });
+      expect((await api('/healthz')).status).toBe(200);
+    } finally {
+      await watch.client.endAsync();
+    }
+  });
+
+  it('finds its twins again after a restart, and serves metrics', async () => {
+    await startEdge();
+    expect((await put('setpoint', '26.5')).status).toBe(200);
+    await edge!.stop();
+    await startEdge();
+    const device = (await (await api(`/api/v1/devices/${ID}`)).json()) as {
+      twins: Record<string, { desired: { value: string } }>;
+    };
+    expect(device.twins.setpoint!.desired.value).toBe('26.5');
+    const metrics = await (await api('/metrics')).text();
+    for (const name of [
+      'edgetwin_twin_updates_total',
+      'edgetwin_outbox_depth',
+      'edgetwin_device_state',
+      'edgetwin_mapper_errors_total',
+      'edgetwin_twin_delta_properties',
+    ])
+      expect(metrics).toContain(name);
+  });
+
+  it('re-reads the devices directory on change and publishes membership/updated', async () => {
+    await startEdge({ devices: { dirs: [dir], watch: true } });
+    const watch = await watcher(edge!.brokerUrl);
+    try {
+      await writeFile(join(dir, 'ble.yaml'), await readFile(bleSample, 'utf8'));
+      const { payload } = await watch.next((m) => m.topic.endsWith('/membership/updated'));
+      expect(payload.added_devices).toEqual([expect.objectContaining({ id: 'default/ble-thermometer-01' })]);
+      expect(edge!.mapperHost!.waiting.get('default/ble-thermometer-01')).toBe('ble');
+    } finally {
+      await watch.client.endAsync();
+      await rm(join(dir, 'ble.yaml'));
+    }
+  });
+});

@@ -1,0 +1,173 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResolvedDevice } from '../device-models/index.js';
+import { loadBuiltInMapper } from '../mappers/index.js';
+import {
+  type EmbeddedBroker,
+  EventBus,
+  type Logger,
+  MapperHost,
+  type MapperLoader,
+  silentLogger,
+  startEmbeddedBroker,
+  topics,
+} from '../sdk/index.js';
+import { TwinStore } from '../twin/store.js';
+import type { EdgeConfig } from './config.js';
+import type { EdgeContext } from './context.js';
+import { type HttpApi, startHttpApi } from './http-api.js';
+import { DirectoryMetadata, type MetadataChange } from './metadata.js';
+import { EdgeMetrics } from './metrics.js';
+import { TwinModule } from './twin-module.js';
+
+export interface EdgeCoreOptions {
+  config: EdgeConfig;
+  log?: Logger;
+  loadMapper?: MapperLoader;
+  /** Adjusts each device before it runs (the demo points devices at their simulators). */
+  adjustDevice?: (device: ResolvedDevice) => ResolvedDevice;
+}
+
+/**
+ * The edge process: EventBus (embedded aedes, external broker, or both), the twin module on KubeEdge's
+ * topics, the twin store in SQLite, standalone metadata from YAML, the mappers the devices need (in-process,
+ * through the EventBus exactly as external mappers), and the HTTP API.
+ */
+export class EdgeCore {
+  brokerUrl = '';
+  httpUrl = '';
+  readonly metrics = new EdgeMetrics();
+  private broker?: EmbeddedBroker;
+  private bus?: EventBus;
+  private store?: TwinStore;
+  private twin?: TwinModule;
+  private host?: MapperHost;
+  private metadata?: DirectoryMetadata;
+  private http?: HttpApi;
+  private readonly devices = new Map<string, ResolvedDevice>();
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly options: EdgeCoreOptions) {
+    this.log = (options.log ?? silentLogger).child({ module: 'edgecore' });
+  }
+
+  get mapperHost(): MapperHost | undefined {
+    return this.host;
+  }
+
+  get twinModule(): TwinModule | undefined {
+    return this.twin;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.options;
+    const log = this.options.log ?? silentLogger;
+    try {
+      await mkdir(config.dataDir, { recursive: true });
+      this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
+        log: log.child({ module: 'edgecore:store' }),
+      });
+      this.brokerUrl = await this.startBroker();
+      this.bus = await EventBus.connect(this.brokerUrl, {
+        clientId: `edgecore-${config.nodeName}-${process.pid}`,
+        ...this.credentials(),
+        log: log.child({ module: 'edgecore:eventbus' }),
+      });
+      const ctx: EdgeContext = {
+        config,
+        bus: this.bus,
+        store: this.store,
+        log: log.child({ module: 'edgecore:twin' }),
+        metrics: this.metrics,
+        devices: this.devices,
+      };
+      this.twin = new TwinModule(ctx);
+      await this.twin.start();
+      this.host = new MapperHost({
+        bus: this.bus,
+        devices: [],
+        loadMapper: this.options.loadMapper ?? loadBuiltInMapper,
+        log: log.child({ module: 'edgecore:mappers' }),
+      });
+      this.host.on('runtime', (runtime) => {
+        runtime.on('readFailed', () => this.metrics.mapperErrors.inc({ device: runtime.id }));
+        runtime.on('writeFailed', () => this.metrics.mapperErrors.inc({ device: runtime.id }));
+      });
+      this.metadata = new DirectoryMetadata(
+        config.devices.dirs,
+        config.nodeName,
+        log.child({ module: 'edgecore:metadata' }),
+        (c) => this.apply(c),
+      );
+      await this.metadata.start(config.devices.watch);
+      this.http = await startHttpApi({ ...ctx, log: log.child({ module: 'edgecore:http' }) }, this.twin);
+      this.httpUrl = this.http.url;
+      this.log.info(
+        { broker: this.brokerUrl, http: this.httpUrl, devices: this.devices.size },
+        'edgecore started',
+      );
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private credentials() {
+    const { eventBus } = this.options.config;
+    const source = eventBus.mode === 'external' ? eventBus.external : eventBus.internal;
+    return {
+      ...(source.username ? { username: source.username } : {}),
+      ...(source.password ? { password: source.password } : {}),
+    };
+  }
+
+  private async startBroker(): Promise<string> {
+    const { eventBus } = this.options.config;
+    if (eventBus.mode === 'external') return eventBus.external.url;
+    this.broker = await startEmbeddedBroker({
+      ...eventBus.internal,
+      log: (this.options.log ?? silentLogger).child({ module: 'edgecore:broker' }),
+    });
+    return this.broker.url;
+  }
+
+  private async apply(change: MetadataChange): Promise<void> {
+    const adjust = this.options.adjustDevice ?? ((d: ResolvedDevice) => d);
+    for (const device of [...change.added, ...change.changed].map(adjust)) {
+      this.devices.set(device.id, device);
+      await this.twin!.addDevice(device);
+      if (this.options.config.mappers.inProcess) await this.host!.add(device);
+    }
+    for (const id of change.removed) {
+      await this.host!.remove(id);
+      this.devices.delete(id);
+      this.twin!.removeDevice(id);
+    }
+    const node = this.options.config.nodeName;
+    await this.bus!.publish(topics.membershipUpdated(node), {
+      event_id: crypto.randomUUID(),
+      timestamp: Date.now(),
+      added_devices: change.added.map((d) => ({
+        id: d.id,
+        name: d.name,
+        description: d.model.metadata.name,
+      })),
+      removed_devices: change.removed.map((id) => ({ id, name: id.split('/')[1] })),
+    });
+  }
+
+  /** Stops everything in reverse order; safe to call twice. Pending twin writes are flushed first. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.metadata?.stop();
+    await this.http?.close();
+    await this.host?.stop();
+    await this.twin?.stop();
+    await this.bus?.close();
+    this.store?.close();
+    await this.broker?.stop();
+    this.log.info('edgecore stopped');
+  }
+}

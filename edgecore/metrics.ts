@@ -1,0 +1,45 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** edgecore's Prometheus metrics (GET /metrics). */
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly twinUpdates = new Counter({
+    name: 'edgetwin_twin_updates_total',
+    help: 'Twin updates accepted, by source (edge, cloud, http).',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly twinRefused = new Counter({
+    name: 'edgetwin_twin_updates_refused_total',
+    help: 'Twin updates refused, by result code.',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly deltas = new Gauge({
+    name: 'edgetwin_twin_delta_properties',
+    help: 'Properties whose desired value differs from the reported one.',
+    registers: [this.registry],
+  });
+  readonly outboxDepth = new Gauge({
+    name: 'edgetwin_outbox_depth',
+    help: 'Cloud-bound twin updates waiting in the outbox.',
+    registers: [this.registry],
+  });
+  readonly deviceState = new Gauge({
+    name: 'edgetwin_device_state',
+    help: '1 for the current state of each device.',
+    labelNames: ['device', 'state'],
+    registers: [this.registry],
+  });
+  readonly mapperErrors = new Counter({
+    name: 'edgetwin_mapper_errors_total',
+    help: 'Device reads and writes that failed, by device.',
+    labelNames: ['device'],
+    registers: [this.registry],
+  });
+
+  setState(device: string, state: string): void {
+    for (const s of ['online', 'offline', 'unhealthy', 'ok', 'unknown'])
+      this.deviceState.set({ device, state: s }, s === state ? 1 : 0);
+  }
+}

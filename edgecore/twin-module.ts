@@ -1,0 +1,239 @@
+import {
+  checkTwinValue,
+  MembershipGet,
+  type MsgTwin,
+  type MsgTwinMap,
+  type ResolvedDevice,
+  StateUpdate,
+  TwinGet,
+  TwinUpdate,
+} from '../device-models/index.js';
+import { topics } from '../sdk/index.js';
+import { applyUpdate, snapshot } from '../twin/rules.js';
+import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';
+import type { EdgeContext } from './context.js';
+
+const ANY = topics.ANY_DEVICE;
+
+export type UpdateOutcome = ApplyResult | { ok: false; code: 404; reason: string };
+
+/**
+ * The DeviceTwin on the EventBus: applies twin updates from mappers and apps (and desired values from the
+ * HTTP API) with KubeEdge's rules, persists them (acknowledged only after commit), then publishes, in order,
+ * `update/result`, `update/document` and `update/delta`, and queues the cloud sync in the outbox.
+ * Also answers `twin/get`, `state/update` and `membership/get`. Bad payloads get a result with a code.
+ */
+export class TwinModule {
+  private readonly cache = new Map<string, DeviceTwins>();
+  private readonly deltas = new Map<string, number>();
+  private readonly unsubscribe: (() => Promise<void>)[] = [];
+
+  constructor(private readonly ctx: EdgeContext) {}
+
+  async start(): Promise<void> {
+    for (const [id, twins] of this.ctx.store.allTwins()) this.cache.set(id, twins);
+    const { bus } = this.ctx;
+    const result = (build: (id: string) => string) => (topic: string) => {
+      const parsed = topics.parseDeviceTopic(topic);
+      return parsed ? build(parsed.id) : undefined;
+    };
+    this.unsubscribe.push(
+      await bus.subscribe(
+        topics.twinUpdate(ANY),
+        TwinUpdate,
+        (topic, payload) => this.onTwinUpdate(topic, payload.twin, payload.event_id),
+        { resultTopic: result(topics.twinUpdateResult), qos: 1 },
+      ),
+      await bus.subscribe(
+        topics.twinGet(ANY),
+        TwinGet,
+        (topic, payload) => this.onTwinGet(topic, payload.event_id),
+        {
+          resultTopic: result(topics.twinGetResult),
+        },
+      ),
+      await bus.subscribe(
+        topics.stateUpdate(ANY),
+        StateUpdate,
+        (topic, payload) => this.onStateUpdate(topic, payload.state, payload.event_id),
+        { resultTopic: result(topics.stateUpdateResult), qos: 1 },
+      ),
+      await bus.subscribe(topics.membershipGet(topics.ANY_NODE), MembershipGet, (topic, payload) =>
+        this.onMembershipGet(topic, payload.event_id),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const unsubscribe of this.unsubscribe.splice(0)) await unsubscribe().catch(() => {});
+  }
+
+  /** The twins of a device (a copy), or undefined for an unknown device. */
+  twins(id: string): DeviceTwins | undefined {
+    if (!this.ctx.devices.has(id)) return undefined;
+    return structuredClone(this.cache.get(id) ?? {});
+  }
+
+  /** Registers a device: its row, and a twin per property (typed from the model, desired from the spec). */
+  async addDevice(device: ResolvedDevice): Promise<void> {
+    this.ctx.store.upsertDevice({ id: device.id, namespace: device.namespace, name: device.name });
+    const existing = this.cache.get(device.id) ?? {};
+    const initial: MsgTwinMap = {};
+    for (const property of device.properties) {
+      if (existing[property.name]) continue;
+      initial[property.name] = {
+        optional: false,
+        metadata: { type: property.model.type.toLowerCase() as never },
+        ...(property.desired !== undefined ? { expected: { value: property.desired } } : {}),
+      };
+    }
+    if (Object.keys(initial).length > 0) await this.update(device.id, initial, 'edge');
+  }
+
+  removeDevice(id: string): void {
+    this.cache.delete(id);
+    this.deltas.delete(id);
+    this.ctx.store.removeDevice(id);
+  }
+
+  /** Sets a desired value at the edge (HTTP, or an app); `basedOn` makes it conditional (409 when stale). */
+  setDesired(id: string, property: string, value: string, basedOn?: { cloud: number; edge: number }) {
+    const device = this.ctx.devices.get(id);
+    if (!device) return Promise.resolve<UpdateOutcome>({ ok: false, code: 404, reason: `no device ${id}` });
+    if (!device.properties.some((p) => p.name === property))
+      return Promise.resolve<UpdateOutcome>({
+        ok: false,
+        code: 404,
+        reason: `device ${id} has no property "${property}"`,
+      });
+    const twin: MsgTwin = { expected: { value }, ...(basedOn ? { expected_version: basedOn } : {}) };
+    return this.update(id, { [property]: twin }, 'edge', undefined, 'http');
+  }
+
+  /** Applies an update, persists it, then publishes result → document → delta. */
+  async update(
+    id: string,
+    update: MsgTwinMap,
+    source: UpdateSource,
+    eventId?: string,
+    label: string = source,
+  ): Promise<UpdateOutcome> {
+    const device = this.ctx.devices.get(id);
+    if (!device) return this.refuse(id, { ok: false, code: 404, reason: `no device ${id}` }, eventId);
+    const modelProblem = checkAgainstModel(device, update);
+    if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, eventId);
+    const applied = applyUpdate(this.cache.get(id) ?? {}, update, { source, now: Date.now() });
+    if (!applied.ok) return this.refuse(id, applied, eventId);
+    this.cache.set(id, applied.twins);
+    const changed = Object.keys(applied.result).length > 0;
+    if (changed) {
+      const changedTwins = Object.fromEntries(
+        Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
+      );
+      await this.ctx.store.write(id, changedTwins, applied.sync);
+      this.ctx.metrics.twinUpdates.inc({ source: label });
+    }
+    const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
+    const { bus } = this.ctx;
+    await bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 });
+    if (changed)
+      await bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 });
+    if (Object.keys(applied.delta).length > 0)
+      await bus.publish(
+        topics.twinUpdateDelta(id),
+        { ...stamp, twin: snapshot(applied.twins), delta: applied.delta },
+        { qos: 1 },
+      );
+    this.ctx.metrics.deltas.set(this.deltaCount(id, applied.delta));
+    return applied;
+  }
+
+  /** Properties with a pending delta, over every device (kept per device: no scan on the hot path). */
+  private deltaCount(id: string, delta: Record<string, string>): number {
+    this.deltas.set(id, Object.keys(delta).length);
+    let n = 0;
+    for (const count of this.deltas.values()) n += count;
+    return n;
+  }
+
+  private async refuse(id: string, refusal: Extract<UpdateOutcome, { ok: false }>, eventId?: string) {
+    this.ctx.metrics.twinRefused.inc({ code: String(refusal.code) });
+    this.ctx.log.warn({ device: id, code: refusal.code, reason: refusal.reason }, 'twin update refused');
+    await this.ctx.bus
+      .publish(topics.twinUpdateResult(id), {
+        event_id: eventId ?? crypto.randomUUID(),
+        timestamp: Date.now(),
+        code: refusal.code,
+        reason: refusal.reason,
+      })
+      .catch(() => {});
+    return refusal;
+  }
+
+  private async onTwinUpdate(topic: string, twin: MsgTwinMap, eventId: string): Promise<void> {
+    const id = topics.parseDeviceTopic(topic)!.id;
+    await this.update(id, twin, 'edge', eventId);
+  }
+
+  private async onTwinGet(topic: string, eventId: string): Promise<void> {
+    const id = topics.parseDeviceTopic(topic)!.id;
+    const stamp = { event_id: eventId, timestamp: Date.now() };
+    const twins = this.twins(id);
+    await this.ctx.bus.publish(
+      topics.twinGetResult(id),
+      twins ? { ...stamp, twin: snapshot(twins) } : { ...stamp, code: 404, reason: `no device ${id}` },
+    );
+  }
+
+  private async onStateUpdate(topic: string, state: string, eventId: string): Promise<void> {
+    const id = topics.parseDeviceTopic(topic)!.id;
+    const device = this.ctx.devices.get(id);
+    const stamp = { event_id: eventId, timestamp: Date.now() };
+    if (!device) {
+      await this.ctx.bus.publish(topics.stateUpdateResult(id), {
+        ...stamp,
+        code: 404,
+        reason: `no device ${id}`,
+      });
+      return;
+    }
+    const lastOnlineTime =
+      state === 'online' ? new Date().toISOString() : (this.ctx.store.device(id)?.lastOnline ?? '');
+    await this.ctx.store.setState(id, state, lastOnlineTime);
+    this.ctx.metrics.setState(id, state);
+    await this.ctx.bus.publish(topics.stateUpdateResult(id), {
+      ...stamp,
+      device: { name: device.name, state, lastOnlineTime },
+    });
+  }
+
+  private async onMembershipGet(topic: string, eventId: string): Promise<void> {
+    const node = topics.parseNodeTopic(topic)?.node ?? this.ctx.config.nodeName;
+    const devices = [...this.ctx.devices.values()].map((d) => ({
+      id: d.id,
+      name: d.name,
+      description: d.model.metadata.name,
+      state: this.ctx.store.device(d.id)?.state ?? 'unknown',
+      twin: snapshot(this.cache.get(d.id) ?? {}),
+    }));
+    await this.ctx.bus.publish(topics.membershipGetResult(node), {
+      event_id: eventId,
+      timestamp: Date.now(),
+      devices,
+    });
+  }
+}
+
+/** Desired values must fit the model: writable, the right type, within minimum/maximum. */
+function checkAgainstModel(device: ResolvedDevice, update: MsgTwinMap): string | undefined {
+  for (const [name, twin] of Object.entries(update)) {
+    const value = twin?.expected?.value;
+    const property = device.properties.find((p) => p.name === name)?.model;
+    if (value == null || !property) continue;
+    if (property.accessMode === 'ReadOnly')
+      return `${name}: ReadOnly in the model, it cannot have a desired value`;
+    const checked = checkTwinValue(property.type, value, property);
+    if (!checked.ok) return `${name}: ${checked.reason}`;
+  }
+  return undefined;
+}

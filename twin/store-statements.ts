@@ -1,0 +1,69 @@
+import type Database from 'better-sqlite3';
+
+/** The SQL of the twin store (tables: store-migrations.ts), and the shapes of the rows it reads. */
+
+export interface DeviceSqlRow {
+  id: string;
+  namespace: string;
+  name: string | null;
+  description: string | null;
+  state: string | null;
+  last_online: string | null;
+}
+
+const TWIN_COLUMNS =
+  'expected, actual, expected_meta, actual_meta, expected_version, actual_version, optional, attr_type, metadata';
+const DEVICE_COLUMNS = 'id, namespace, name, description, state, last_online';
+
+export interface OutboxSqlRow {
+  seq: number;
+  device_id: string;
+  property: string;
+  payload: string | null;
+  created_at: number;
+}
+
+const SQL = {
+  device: `SELECT ${DEVICE_COLUMNS} FROM device WHERE id = ?`,
+  devices: `SELECT ${DEVICE_COLUMNS} FROM device ORDER BY id`,
+  exists: 'SELECT 1 FROM device WHERE id = ?',
+  upsertDevice: `
+    INSERT INTO device (${DEVICE_COLUMNS}) VALUES (@id, @namespace, @name, @description, @state, @last_online)
+    ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, name = excluded.name,
+      description = excluded.description, state = excluded.state, last_online = excluded.last_online`,
+  // ON DELETE CASCADE takes the device's attributes and twins with it.
+  removeDevice: 'DELETE FROM device WHERE id = ?',
+  setState: 'UPDATE device SET state = ?, last_online = coalesce(?, last_online) WHERE id = ?',
+  attrs: 'SELECT name, value, optional, attr_type, metadata FROM device_attr WHERE deviceid = ? ORDER BY id',
+  removeAttrs: 'DELETE FROM device_attr WHERE deviceid = ?',
+  insertAttr: `
+    INSERT INTO device_attr (deviceid, name, value, optional, attr_type, metadata)
+    VALUES (@deviceid, @name, @value, @optional, @attr_type, @metadata)`,
+  twins: `SELECT name, ${TWIN_COLUMNS} FROM device_twin WHERE deviceid = ? ORDER BY id`,
+  allTwins: `SELECT deviceid, name, ${TWIN_COLUMNS} FROM device_twin ORDER BY deviceid, id`,
+  putTwin: `
+    INSERT INTO device_twin (deviceid, name, ${TWIN_COLUMNS})
+    VALUES (@deviceid, @name, @expected, @actual, @expected_meta, @actual_meta, @expected_version,
+      @actual_version, @optional, @attr_type, @metadata)
+    ON CONFLICT (deviceid, name) DO UPDATE SET expected = excluded.expected, actual = excluded.actual,
+      expected_meta = excluded.expected_meta, actual_meta = excluded.actual_meta,
+      expected_version = excluded.expected_version, actual_version = excluded.actual_version,
+      optional = excluded.optional, attr_type = excluded.attr_type, metadata = excluded.metadata`,
+  removeTwin: 'DELETE FROM device_twin WHERE deviceid = ? AND name = ?',
+  // REPLACE deletes the unacked older record of the property, and the new row takes a new, higher seq.
+  putOutbox: 'INSERT OR REPLACE INTO outbox (device_id, property, payload, created_at) VALUES (?, ?, ?, ?)',
+  outbox: 'SELECT seq, device_id, property, payload, created_at FROM outbox ORDER BY seq LIMIT ?',
+  ackOutbox: 'DELETE FROM outbox WHERE seq = ?',
+  outboxDepth: 'SELECT count(*) FROM outbox',
+};
+
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+/** Every statement the store runs, prepared once; `exists` and `outboxDepth` return their single column. */
+export function statements(db: Database.Database): Statements {
+  const prepared = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => [key, db.prepare(sql)]));
+  const result = prepared as Statements;
+  result.exists.pluck();
+  result.outboxDepth.pluck();
+  return result;
+}

@@ -1,0 +1,356 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MsgTwin } from '../device-models/index.js';
+import { type Logger, silentLogger } from '../sdk/logger.js';
+import { TwinStore } from './store.js';
+import {
+  TwinStoreClosed,
+  TwinStoreFull,
+  TwinStoreSchemaError,
+  TwinStoreUnknownDevice,
+} from './store-errors.js';
+import { migrate, SCHEMA_VERSION } from './store-migrations.js';
+
+/** The twin store against a real SQLite file in a temporary directory. */
+
+const ID = 'default/thermostat-01';
+let dir: string;
+let file: string;
+let store: TwinStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgetwin-store-'));
+  file = join(dir, 'twin.db');
+  store = TwinStore.open(file);
+  store.upsertDevice({ id: ID });
+});
+
+afterEach(async () => {
+  store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A second, independent connection: what is really in the file. */
+function peek<T>(sql: string, ...params: unknown[]): T[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function reopen(): TwinStore {
+  store.close();
+  store = TwinStore.open(file);
+  return store;
+}
+
+// Unknown metadata fields are allowed on the wire (and kept in KubeEdge's `metadata` column).
+const unit = { unit: '°C' };
+const full: MsgTwin = {
+  expected: { value: '21.5', metadata: { timestamp: 1_700_000_000_000 } },
+  actual: { value: '20.1', metadata: { timestamp: 1_700_000_000_500 } },
+  optional: false,
+  metadata: { type: 'float', ...unit },
+  expected_version: { cloud: 1, edge: 2 },
+  actual_version: { cloud: 0, edge: 7 },
+};
+
+describe('twins', () => {
+  it('round-trips expected, actual, metadata, versions, optional and type', async () => {
+    const tombstone: MsgTwin = {
+      optional: true,
+      metadata: { type: 'deleted' },
+      actual_version: { cloud: 0, edge: 3 },
+    };
+    // `__proto__` is a valid twin key: it must stay a plain key, never become a prototype.
+    const twins: Record<string, MsgTwin> = Object.fromEntries([
+      ['temperature', full],
+      ['minimal', { actual: { value: '1' } }],
+      ['empty', { expected: { value: '' }, metadata: {} }],
+      ['gone', tombstone],
+      ['__proto__', { actual: { value: 'plain key' } }],
+    ]);
+    await store.write(ID, twins);
+    expect(reopen().twins(ID)).toEqual(twins);
+    expect(Object.hasOwn(store.twins(ID), '__proto__')).toBe(true);
+  });
+
+  it('stores the columns as KubeEdge does', async () => {
+    await store.write(ID, { temperature: full });
+    const [row] = peek<Record<string, unknown>>('SELECT * FROM device_twin WHERE deviceid = ?', ID);
+    expect(row).toMatchObject({
+      deviceid: ID,
+      name: 'temperature',
+      expected: '21.5',
+      actual: '20.1',
+      expected_meta: '{"timestamp":1700000000000}',
+      actual_meta: '{"timestamp":1700000000500}',
+      expected_version: '{"cloud":1,"edge":2}',
+      actual_version: '{"cloud":0,"edge":7}',
+      optional: 0,
+      attr_type: 'float',
+      metadata: '{"unit":"°C"}',
+    });
+  });
+
+  it('reads null fields back as absent, and a null twin removes the row', async () => {
+    const withNulls: MsgTwin = {
+      expected: null,
+      actual: { value: null, metadata: { timestamp: 5 } },
+      optional: null,
+      metadata: null,
+      expected_version: null,
+      actual_version: null,
+    };
+    await store.write(ID, { a: withNulls, b: { actual: { value: 'x' } } });
+    expect(store.twins(ID)).toEqual({
+      a: { actual: { metadata: { timestamp: 5 } } },
+      b: { actual: { value: 'x' } },
+    });
+    await store.write(ID, { b: null });
+    expect(Object.keys(reopen().twins(ID))).toEqual(['a']);
+  });
+
+  it('keeps one row per property, updated in place', async () => {
+    await store.write(ID, { t: { actual: { value: '1' } } });
+    await store.write(ID, { t: { actual: { value: '2' } } });
+    expect(peek('SELECT actual FROM device_twin')).toEqual([{ actual: '2' }]);
+  });
+
+  it('lists every device for warming a cache, those without twins included', async () => {
+    store.upsertDevice({ id: 'default/other' });
+    await store.write(ID, { t: { actual: { value: '1' } } });
+    expect(reopen().allTwins()).toEqual(
+      new Map([
+        [ID, { t: { actual: { value: '1' } } }],
+        ['default/other', {}],
+      ]),
+    );
+  });
+});
+
+describe('devices', () => {
+  it('creates a device from its id, then updates only the fields given', () => {
+    expect(store.device(ID)).toEqual({
+      id: ID,
+      namespace: 'default',
+      name: 'thermostat-01',
+      description: '',
+      state: 'unknown',
+      lastOnline: '',
+      attributes: {},
+    });
+    store.upsertDevice({ id: ID, description: 'hall', attributes: { vendor: { value: 'acme' } } });
+    store.upsertDevice({ id: ID, name: 'renamed' });
+    expect(reopen().devices()).toEqual([
+      expect.objectContaining({
+        id: ID,
+        name: 'renamed',
+        description: 'hall',
+        attributes: { vendor: { value: 'acme' } },
+      }),
+    ]);
+  });
+
+  it('round-trips attributes: KubeEdge MsgAttrs in its columns, anything else as JSON', () => {
+    const attributes = {
+      serial: { value: 'SN-1', optional: false, metadata: { type: 'string' } },
+      firmware: { value: '1.2' },
+      location: { room: 12, tags: ['a'] },
+      count: 3,
+      note: 'plain string',
+    };
+    store.upsertDevice({ id: ID, attributes });
+    expect(reopen().device(ID)?.attributes).toEqual(attributes);
+    expect(peek('SELECT value, optional, attr_type FROM device_attr WHERE name = ?', 'serial')).toEqual([
+      { value: 'SN-1', optional: 0, attr_type: 'string' },
+    ]);
+    store.upsertDevice({ id: ID, attributes: { only: { value: '1' } } });
+    expect(store.device(ID)?.attributes).toEqual({ only: { value: '1' } });
+  });
+
+  it('removes a device with its attributes and twins; its outbox records stay until acked', async () => {
+    store.upsertDevice({ id: ID, attributes: { a: { value: '1' } } });
+    const pending = store.write(ID, { t: full }, { t: full });
+    store.removeDevice(ID); // commits the queued write first
+    await pending;
+    expect(reopen().device(ID)).toBeUndefined();
+    expect(store.twins(ID)).toEqual({});
+    expect(peek('SELECT count(*) AS n FROM device_twin UNION ALL SELECT count(*) FROM device_attr')).toEqual([
+      { n: 0 },
+      { n: 0 },
+    ]);
+    expect(store.outbox().map((r) => [r.deviceId, r.property])).toEqual([[ID, 't']]);
+    await expect(store.write(ID, { t: full })).rejects.toBeInstanceOf(TwinStoreUnknownDevice);
+  });
+
+  it('sets the state, keeping the last online time when none is given', async () => {
+    await store.setState(ID, 'online', '2024-05-01T10:00:00Z');
+    await store.setState(ID, 'offline');
+    expect(reopen().device(ID)).toMatchObject({ state: 'offline', lastOnline: '2024-05-01T10:00:00Z' });
+    await expect(store.setState('default/nobody', 'online')).rejects.toBeInstanceOf(TwinStoreUnknownDevice);
+  });
+});
+
+describe('outbox', () => {
+  const v = (value: string): MsgTwin => ({ actual: { value } });
+
+  it('keeps the newest record per (device, property), oldest first, until acked', async () => {
+    store.upsertDevice({ id: 'default/b' });
+    await store.write(ID, {}, { p1: v('1'), p2: v('1') });
+    await store.write('default/b', {}, { p1: v('1') });
+    const [first] = store.outbox();
+    await store.write(ID, {}, { p1: v('2'), p3: null });
+    const records = store.outbox();
+    expect(records.map((r) => [r.deviceId, r.property, r.payload])).toEqual([
+      [ID, 'p2', v('1')],
+      ['default/b', 'p1', v('1')],
+      [ID, 'p1', v('2')],
+      [ID, 'p3', null],
+    ]);
+    expect(records.map((r) => r.seq)).toEqual([...records.map((r) => r.seq)].sort((a, b) => a - b));
+    expect(records[0]?.createdAt).toBeGreaterThan(0);
+    expect(store.outbox(2)).toHaveLength(2);
+
+    // An ack of a replaced record deletes nothing: the newer value is still to be sent.
+    store.ackOutbox([first!.seq, records[0]!.seq, records[1]!.seq]);
+    expect(store.outboxDepth()).toBe(2);
+    expect(
+      reopen()
+        .outbox()
+        .map((r) => r.property),
+    ).toEqual(['p1', 'p3']);
+    store.ackOutbox(store.outbox().map((r) => r.seq));
+    expect(store.outboxDepth()).toBe(0);
+  });
+});
+
+describe('group commit', () => {
+  it('writes the same tick’s writes in one transaction, resolving after it committed', async () => {
+    const devices = Array.from({ length: 10 }, (_, d) => `default/d${d}`);
+    for (const id of devices) store.upsertDevice({ id });
+    const before = store.commits;
+    const writes = Array.from({ length: 1000 }, (_, i) =>
+      store.write(devices[i % 10]!, { [`p${i}`]: { actual: { value: String(i) } } }, { [`p${i}`]: null }),
+    );
+    expect(peek('SELECT count(*) AS n FROM device_twin')).toEqual([{ n: 0 }]); // queued, not written yet
+    await Promise.all(writes);
+    expect(store.commits - before).toBe(1);
+    expect(peek('SELECT count(*) AS n FROM device_twin UNION ALL SELECT count(*) FROM outbox')).toEqual([
+      { n: 1000 },
+      { n: 1000 },
+    ]);
+  });
+
+  it('commits what the callbacks of one commit write in the next one', async () => {
+    const before = store.commits;
+    const chained = store
+      .write(ID, { a: { actual: { value: '1' } } })
+      .then(() =>
+        Promise.all([store.write(ID, { b: { actual: { value: '1' } } }), store.setState(ID, 'online')]),
+      );
+    await chained;
+    expect(store.commits - before).toBe(2);
+  });
+
+  it('rejects a failing write alone; the rest of its transaction commits', async () => {
+    const good = store.write(ID, { a: { actual: { value: '1' } } });
+    const bad = store.write('default/nobody', { a: { actual: { value: '1' } } }, { a: null });
+    const alsoGood = store.setState(ID, 'online');
+    await expect(bad).rejects.toThrow(/no device default\/nobody/);
+    await Promise.all([good, alsoGood]);
+    expect(peek('SELECT count(*) AS n FROM device_twin UNION ALL SELECT count(*) FROM outbox')).toEqual([
+      { n: 1 },
+      { n: 0 },
+    ]);
+  });
+
+  it('refuses writes with TwinStoreFull when the queue holds maxPending changes', async () => {
+    store.close();
+    const warnings: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (_obj, msg) => warnings.push(msg ?? ''), child: () => log };
+    store = TwinStore.open(file, { maxPending: 10, log });
+    const accepted = Array.from({ length: 5 }, (_, i) =>
+      store.write(ID, { [`p${i}`]: { actual: { value: '1' } } }, { [`p${i}`]: { actual: { value: '1' } } }),
+    );
+    const refused = store.write(ID, { x: { actual: { value: '1' } } });
+    await expect(refused).rejects.toBeInstanceOf(TwinStoreFull);
+    await expect(refused).rejects.toMatchObject({ code: 'TWIN_STORE_FULL', pending: 10, limit: 10 });
+    expect(warnings).toEqual(['twin store queue full']);
+    await Promise.all(accepted);
+    expect(Object.keys(store.twins(ID))).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+    await store.write(ID, { x: { actual: { value: '1' } } }); // room again once committed
+  });
+});
+
+describe('file', () => {
+  it('is in WAL mode, with the current schema version', () => {
+    expect(peek('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    expect(peek('PRAGMA user_version')).toEqual([{ user_version: SCHEMA_VERSION }]);
+  });
+
+  it('migrates an empty file and an older schema', async () => {
+    const empty = join(dir, 'empty.db');
+    new Database(empty).close();
+    TwinStore.open(empty).close();
+    const tables = new Database(empty, { readonly: true });
+    expect(tables.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(
+      tables.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all(),
+    ).toEqual(expect.arrayContaining(['device', 'device_attr', 'device_twin', 'outbox']));
+    tables.close();
+
+    const old = join(dir, 'v1.db');
+    const v1 = new Database(old);
+    migrate(v1, undefined, 1);
+    v1.prepare("INSERT INTO device (id, namespace, name, state) VALUES (?, 'default', 'old', 'ok')").run(
+      'default/old',
+    );
+    v1.prepare("INSERT INTO device_twin (deviceid, name, actual, attr_type) VALUES (?, 't', '7', 'int')").run(
+      'default/old',
+    );
+    v1.close();
+    const upgraded = TwinStore.open(old);
+    expect(upgraded.twins('default/old')).toEqual({
+      t: { actual: { value: '7' }, metadata: { type: 'int' } },
+    });
+    await upgraded.write('default/old', {}, { t: null });
+    expect(upgraded.outboxDepth()).toBe(1);
+    upgraded.close();
+  });
+
+  it('refuses a file written by a newer schema, and leaves it alone', () => {
+    store.close();
+    const db = new Database(file);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => TwinStore.open(file)).toThrow(TwinStoreSchemaError);
+    expect(() => TwinStore.open(file)).toThrow(/schema version 3, newer than this edgetwin knows \(2\)/);
+    expect(peek('PRAGMA user_version')).toEqual([{ user_version: SCHEMA_VERSION + 1 }]);
+  });
+
+  it('close() commits the queued writes, is safe twice, and later writes are refused', async () => {
+    const pending = [store.write(ID, { t: full }, { t: full }), store.setState(ID, 'online', 'now')];
+    store.close();
+    store.close();
+    await Promise.all(pending);
+    await expect(store.write(ID, { t: full })).rejects.toBeInstanceOf(TwinStoreClosed);
+    store = TwinStore.open(file);
+    expect(store.twins(ID)).toEqual({ t: full });
+    expect(store.device(ID)).toMatchObject({ state: 'online', lastOnline: 'now' });
+    expect(store.outbox()).toEqual([expect.objectContaining({ deviceId: ID, property: 't', payload: full })]);
+  });
+
+  it('works in memory', async () => {
+    const memory = TwinStore.open(':memory:', { synchronous: 'FULL' });
+    memory.upsertDevice({ id: ID });
+    await memory.write(ID, { t: full });
+    expect(memory.twins(ID)).toEqual({ t: full });
+    memory.close();
+  });
+});
