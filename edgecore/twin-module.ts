@@ -15,7 +15,7 @@ import type { EdgeContext } from './context.js';
 
 const ANY = topics.ANY_DEVICE;
 
-export type UpdateOutcome = ApplyResult | { ok: false; code: 404; reason: string };
+export type UpdateOutcome = ApplyResult | { ok: false; code: 404 | 503; reason: string };
 
 /**
  * The DeviceTwin on the EventBus: applies twin updates from mappers and apps (and desired values from the
@@ -122,28 +122,46 @@ export class TwinModule {
     if (!device) return this.refuse(id, { ok: false, code: 404, reason: `no device ${id}` }, eventId);
     const modelProblem = checkAgainstModel(device, update);
     if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, eventId);
-    const applied = applyUpdate(this.cache.get(id) ?? {}, update, { source, now: Date.now() });
+    const previous = this.cache.get(id) ?? {};
+    const applied = applyUpdate(previous, update, { source, now: Date.now() });
     if (!applied.ok) return this.refuse(id, applied, eventId);
+    // Applied to the cache at once, in arrival order; persisted by the next group commit.
     this.cache.set(id, applied.twins);
     const changed = Object.keys(applied.result).length > 0;
     if (changed) {
       const changedTwins = Object.fromEntries(
         Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
       );
-      await this.ctx.store.write(id, changedTwins, applied.sync);
+      try {
+        await this.ctx.store.write(id, changedTwins, applied.sync);
+      } catch (error) {
+        // Not stored, so not acknowledged: undo it unless a later update has been applied on top.
+        if (this.cache.get(id) === applied.twins) this.cache.set(id, previous);
+        return this.refuse(
+          id,
+          { ok: false, code: 503, reason: `not stored: ${(error as Error).message}` },
+          eventId,
+        );
+      }
       this.ctx.metrics.twinUpdates.inc({ source: label });
     }
+    // Acknowledged only now, after commit; issued in order (result → document → delta) without a round trip each.
     const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
     const { bus } = this.ctx;
-    await bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 });
+    const sent = [bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 })];
     if (changed)
-      await bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 });
+      sent.push(bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 }));
     if (Object.keys(applied.delta).length > 0)
-      await bus.publish(
-        topics.twinUpdateDelta(id),
-        { ...stamp, twin: snapshot(applied.twins), delta: applied.delta },
-        { qos: 1 },
+      sent.push(
+        bus.publish(
+          topics.twinUpdateDelta(id),
+          { ...stamp, twin: snapshot(applied.twins), delta: applied.delta },
+          { qos: 1 },
+        ),
       );
+    await Promise.all(sent).catch((error: unknown) =>
+      this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
+    );
     this.ctx.metrics.deltas.set(this.deltaCount(id, applied.delta));
     return applied;
   }
@@ -170,9 +188,10 @@ export class TwinModule {
     return refusal;
   }
 
-  private async onTwinUpdate(topic: string, twin: MsgTwinMap, eventId: string): Promise<void> {
+  /** Not awaited: the next message is applied while this one waits for its group commit. */
+  private onTwinUpdate(topic: string, twin: MsgTwinMap, eventId: string): void {
     const id = topics.parseDeviceTopic(topic)!.id;
-    await this.update(id, twin, 'edge', eventId);
+    void this.update(id, twin, 'edge', eventId);
   }
 
   private async onTwinGet(topic: string, eventId: string): Promise<void> {

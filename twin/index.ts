@@ -1,2 +1,2 @@
-export * from './types.js';
 export { applyUpdate, computeDelta, snapshot } from './rules.js';
+export * from './types.js';
