@@ -1,13 +1,15 @@
 import type { ResolvedDevice } from '../device-models/index.js';
-import type { EventBus, Logger } from '../sdk/index.js';
+import type { Logger } from '../sdk/index.js';
 import type { TwinStore } from '../twin/store.js';
+import type { EdgeBus } from './bus-group.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeMetrics } from './metrics.js';
 
 /** What every edgecore module is given (STYLE principle 5): one context object. */
 export interface EdgeContext {
   config: EdgeConfig;
-  bus: EventBus;
+  /** The EventBus (in `both` mode, the embedded and the external broker together). */
+  bus: EdgeBus;
   store: TwinStore;
   log: Logger;
   metrics: EdgeMetrics;

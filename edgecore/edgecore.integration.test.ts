@@ -10,6 +10,7 @@ import {
   type ResolvedDevice,
 } from '../device-models/index.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import { startEmbeddedBroker } from '../sdk/index.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
@@ -123,6 +124,7 @@ describe('edgecore', () => {
         state: string;
       };
       expect(device.twins.setpoint).toMatchObject({ desired: { value: '24' }, reported: { value: '24' } });
+      expect(device.state).toBe('online');
       expect(device.delta).not.toHaveProperty('setpoint');
     } finally {
       await watch.client.endAsync();
@@ -221,5 +223,51 @@ describe('edgecore', () => {
       await watch.client.endAsync();
       await rm(join(dir, 'ble.yaml'));
     }
+  });
+  it('runs on an external broker (mode external), and on both brokers at once (mode both)', async () => {
+    // MQTT_URL (mosquitto in CI) when set; otherwise a second broker started here plays the external one.
+    const own = process.env.MQTT_URL ? undefined : await startEmbeddedBroker({ port: 0 });
+    const external = process.env.MQTT_URL ?? own!.url;
+    try {
+      for (const mode of ['external', 'both'] as const) {
+        await startEdge({ eventBus: { mode, internal: { port: 0 }, external: { url: external } } });
+        const app = await watcher(external);
+        try {
+          const value = mode === 'external' ? '19' : '18.5';
+          await app.client.publishAsync(
+            `$hw/events/device/${ID}/twin/update`,
+            JSON.stringify({
+              event_id: mode,
+              timestamp: Date.now(),
+              twin: { setpoint: { expected: { value } } },
+            }),
+            { qos: 1 },
+          );
+          await app.next(
+            (m) => m.topic === `$hw/events/device/${ID}/twin/update/result` && m.payload.event_id === mode,
+          );
+          await app.next((m) => {
+            const twin = m.payload.twin as Record<string, { actual?: { value?: string } }> | undefined;
+            return (
+              m.topic === `$hw/events/device/${ID}/twin/update/result` &&
+              twin?.setpoint?.actual?.value === value
+            );
+          });
+          expect(simulator.written('setpoint')).toBeCloseTo(Number(value), 5);
+        } finally {
+          await app.client.endAsync();
+          await edge!.stop();
+          edge = undefined;
+        }
+      }
+    } finally {
+      await own?.stop();
+    }
+  });
+
+  it('refuses an invalid edge.yaml naming the field', () => {
+    expect(() => edgeConfig({ http: { port: 'eighty' } })).toThrow(/http\.port: must be integer/);
+    expect(() => edgeConfig({ eventBus: { mode: 'shared' } })).toThrow(/eventBus\.mode/);
+    expect(() => edgeConfig({ dataDirectory: 'x' })).toThrow(/dataDirectory: unknown field/);
   });
 });

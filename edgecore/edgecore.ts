@@ -13,6 +13,7 @@ import {
   topics,
 } from '../sdk/index.js';
 import { TwinStore } from '../twin/store.js';
+import { BusGroup } from './bus-group.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
@@ -39,6 +40,8 @@ export class EdgeCore {
   readonly metrics = new EdgeMetrics();
   private broker?: EmbeddedBroker;
   private bus?: EventBus;
+  private externalBus?: EventBus;
+  private group?: BusGroup;
   private store?: TwinStore;
   private twin?: TwinModule;
   private host?: MapperHost;
@@ -74,9 +77,17 @@ export class EdgeCore {
         ...this.credentials(),
         log: log.child({ module: 'edgecore:eventbus' }),
       });
+      if (config.eventBus.mode === 'both')
+        this.externalBus = await EventBus.connect(config.eventBus.external.url, {
+          clientId: `edgecore-${config.nodeName}-external-${process.pid}`,
+          ...(config.eventBus.external.username ? { username: config.eventBus.external.username } : {}),
+          ...(config.eventBus.external.password ? { password: config.eventBus.external.password } : {}),
+          log: log.child({ module: 'edgecore:eventbus-external' }),
+        });
+      this.group = new BusGroup(this.externalBus ? [this.bus, this.externalBus] : [this.bus]);
       const ctx: EdgeContext = {
         config,
-        bus: this.bus,
+        bus: this.group,
         store: this.store,
         log: log.child({ module: 'edgecore:twin' }),
         metrics: this.metrics,
@@ -145,16 +156,19 @@ export class EdgeCore {
       this.twin!.removeDevice(id);
     }
     const node = this.options.config.nodeName;
-    await this.bus!.publish(topics.membershipUpdated(node), {
-      event_id: crypto.randomUUID(),
-      timestamp: Date.now(),
-      added_devices: change.added.map((d) => ({
-        id: d.id,
-        name: d.name,
-        description: d.model.metadata.name,
-      })),
-      removed_devices: change.removed.map((id) => ({ id, name: id.split('/')[1] })),
-    });
+    await new BusGroup(this.externalBus ? [this.bus!, this.externalBus] : [this.bus!]).publish(
+      topics.membershipUpdated(node),
+      {
+        event_id: crypto.randomUUID(),
+        timestamp: Date.now(),
+        added_devices: change.added.map((d) => ({
+          id: d.id,
+          name: d.name,
+          description: d.model.metadata.name,
+        })),
+        removed_devices: change.removed.map((id) => ({ id, name: id.split('/')[1] })),
+      },
+    );
   }
 
   /** Stops everything in reverse order; safe to call twice. Pending twin writes are flushed first. */
@@ -165,6 +179,7 @@ export class EdgeCore {
     await this.http?.close();
     await this.host?.stop();
     await this.twin?.stop();
+    await this.externalBus?.close();
     await this.bus?.close();
     this.store?.close();
     await this.broker?.stop();

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import {
   checkTwinValue,
   MembershipGet,
@@ -61,6 +62,10 @@ export class TwinModule {
       await bus.subscribe(topics.membershipGet(topics.ANY_NODE), MembershipGet, (topic, payload) =>
         this.onMembershipGet(topic, payload.event_id),
       ),
+      // Apps' messages for the cloud; carried once the cloud link exists (cloudcore).
+      await bus.subscribe('$hw/events/upload/#', Type.Unknown(), (topic) => {
+        this.ctx.log.debug({ topic }, 'upload received; no cloud link configured');
+      }),
     );
   }
 
