@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   loadDevices,
@@ -11,6 +10,7 @@ import {
 } from '../device-models/index.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startEmbeddedBroker } from '../sdk/index.js';
+import { watchTopics } from '../sdk/testing/index.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
@@ -20,39 +20,7 @@ const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', im
 const bleSample = new URL('../device-models/samples/ble-thermometer.yaml', import.meta.url).pathname;
 const ID = 'default/thermostat-01';
 
-async function watcher(url: string) {
-  const client: MqttClient = await mqtt.connectAsync(url, { protocolVersion: 4 });
-  const seen: { topic: string; payload: Record<string, unknown> }[] = [];
-  const waiting: {
-    match: (m: (typeof seen)[number]) => boolean;
-    resolve: (m: (typeof seen)[number]) => void;
-  }[] = [];
-  client.on('message', (topic, buffer) => {
-    let payload: Record<string, unknown>;
-    try {
-      payload = JSON.parse(buffer.toString());
-    } catch {
-      return;
-    }
-    const message = { topic, payload };
-    seen.push(message);
-    for (const w of waiting.splice(0)) (w.match(message) ? w.resolve : () => waiting.push(w))(message);
-  });
-  await client.subscribeAsync('$hw/events/#', { qos: 1 });
-  return {
-    client,
-    next(match: (m: (typeof seen)[number]) => boolean) {
-      return new Promise<(typeof seen)[number]>((resolve) => {
-        const found = seen.find(match);
-        if (found) resolve(found);
-        else waiting.push({ match, resolve });
-      });
-    },
-    clear: () => {
-      seen.length = 0;
-    },
-  };
-}
+const watcher = (url: string) => watchTopics(url);
 
 describe('edgecore', () => {
   let dir: string;
@@ -127,7 +95,7 @@ describe('edgecore', () => {
       expect(device.state).toBe('online');
       expect(device.delta).not.toHaveProperty('setpoint');
     } finally {
-      await watch.client.endAsync();
+      await watch.close();
     }
   });
 
@@ -187,7 +155,7 @@ describe('edgecore', () => {
       ).toMatchObject({ code: 404 });
       expect((await api('/healthz')).status).toBe(200);
     } finally {
-      await watch.client.endAsync();
+      await watch.close();
     }
   });
 
@@ -220,7 +188,7 @@ describe('edgecore', () => {
       expect(payload.added_devices).toEqual([expect.objectContaining({ id: 'default/ble-thermometer-01' })]);
       expect(edge!.mapperHost!.waiting.get('default/ble-thermometer-01')).toBe('ble');
     } finally {
-      await watch.client.endAsync();
+      await watch.close();
       await rm(join(dir, 'ble.yaml'));
     }
   });
@@ -255,7 +223,7 @@ describe('edgecore', () => {
           });
           expect(simulator.written('setpoint')).toBeCloseTo(Number(value), 5);
         } finally {
-          await app.client.endAsync();
+          await app.close();
           await edge!.stop();
           edge = undefined;
         }

@@ -1,11 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  API_VERSION,
   type ModbusConfig,
   type ModbusVisitor,
-  type ModelProperty,
   type ResolvedDevice,
-  type ResolvedProperty,
   TwinValueError,
 } from '../../device-models/index.js';
 import type { Point, ProtocolMapper, Reading } from '../../sdk/driver.js';
@@ -16,93 +13,33 @@ import { openPtyPair, type PtyPair } from '../../sdk/testing/pty.js';
 import { ModbusDriver } from './driver.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator, type ModbusSimulatorTransport } from './simulator.js';
+import { property, thermostat } from './testdata/thermostat.js';
 
 const TIMEOUT_MS = 300;
 
-function property(
-  model: ModelProperty,
-  visitor: ModbusVisitor,
-  desired?: string,
-): ResolvedProperty<ModbusVisitor> {
-  return {
-    name: model.name,
-    model,
-    visitor,
-    collectCycle: 1000,
-    reportCycle: 1000,
-    reportToCloud: true,
-    ...(desired === undefined ? {} : { desired }),
-  };
-}
-
 /** The thermostat, plus 20 contiguous holding registers and a float32 over two registers. */
-function thermostat(): ResolvedDevice<ModbusConfig, ModbusVisitor> {
-  const properties = [
+const device = thermostat([
+  property(
+    { name: 'energy', type: 'DOUBLE', accessMode: 'ReadWrite', minimum: '0', maximum: '100000' },
+    { register: 'HoldingRegister', offset: 200, dataType: 'float32' },
+  ),
+  property(
+    { name: 'alarm', type: 'BOOLEAN', accessMode: 'ReadOnly' },
+    { register: 'DiscreteInputRegister', offset: 3 },
+  ),
+  // Five unmapped registers after the zones: a read bridging them gets exception 2 from the simulator.
+  property(
+    { name: 'fan', type: 'INT', accessMode: 'ReadWrite', minimum: '0', maximum: '3' },
+    { register: 'HoldingRegister', offset: 125, dataType: 'uint16' },
+  ),
+  ...Array.from({ length: 20 }, (_, i) =>
     property(
-      {
-        name: 'temperature',
-        type: 'FLOAT',
-        accessMode: 'ReadOnly',
-        minimum: '-20',
-        maximum: '50',
-        unit: '°C',
-      },
-      { register: 'InputRegister', offset: 0, scale: 0.1, dataType: 'int16' },
+      { name: `zone${i}`, type: 'INT', accessMode: 'ReadWrite', minimum: '0', maximum: '1000' },
+      { register: 'HoldingRegister', offset: 100 + i },
     ),
-    property(
-      { name: 'setpoint', type: 'FLOAT', accessMode: 'ReadWrite', minimum: '5', maximum: '35', unit: '°C' },
-      { register: 'HoldingRegister', offset: 10, scale: 0.1, dataType: 'int16' },
-      '21.5',
-    ),
-    property(
-      { name: 'heater', type: 'BOOLEAN', accessMode: 'ReadWrite' },
-      { register: 'CoilRegister', offset: 0 },
-    ),
-    property(
-      { name: 'energy', type: 'DOUBLE', accessMode: 'ReadWrite', minimum: '0', maximum: '100000' },
-      { register: 'HoldingRegister', offset: 200, dataType: 'float32' },
-    ),
-    property(
-      { name: 'alarm', type: 'BOOLEAN', accessMode: 'ReadOnly' },
-      { register: 'DiscreteInputRegister', offset: 3 },
-    ),
-    // Five unmapped registers after the zones: a read bridging them gets exception 2 from the simulator.
-    property(
-      { name: 'fan', type: 'INT', accessMode: 'ReadWrite', minimum: '0', maximum: '3' },
-      { register: 'HoldingRegister', offset: 125, dataType: 'uint16' },
-    ),
-    ...Array.from({ length: 20 }, (_, i) =>
-      property(
-        { name: `zone${i}`, type: 'INT', accessMode: 'ReadWrite', minimum: '0', maximum: '1000' },
-        { register: 'HoldingRegister', offset: 100 + i },
-      ),
-    ),
-  ];
-  return {
-    id: 'default/thermostat',
-    namespace: 'default',
-    name: 'thermostat',
-    nodeName: 'edge-1',
-    protocol: 'modbus',
-    config: { slaveID: 1 },
-    properties,
-    stateReport: { reportToCloud: false, reportCycle: 1000 },
-    device: {
-      apiVersion: API_VERSION,
-      kind: 'Device',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { deviceModelRef: { name: 'thermostat' }, protocol: { protocolName: 'modbus' } },
-    },
-    model: {
-      apiVersion: API_VERSION,
-      kind: 'DeviceModel',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { protocol: 'modbus', properties: properties.map((p) => p.model) },
-    },
-  };
-}
+  ),
+]);
 
-const device = thermostat();
 const point = (name: string): Point<ModbusVisitor> => {
   const p = device.properties.find((q) => q.name === name)!;
   return { name, visitor: p.visitor, property: p.model };

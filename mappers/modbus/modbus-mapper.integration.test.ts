@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   loadDevices,
@@ -12,6 +11,7 @@ import {
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
 import { DeviceRuntime, MapperHost } from '../../sdk/index.js';
+import { type TopicWatcher, watchTopics } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';
 
@@ -28,59 +28,26 @@ async function thermostat(): Promise<ModbusDevice> {
   return devices[0] as ModbusDevice;
 }
 
-/** A raw MQTT client that collects messages per topic and lets a test wait for one that matches. */
-async function observer(url: string) {
-  const client: MqttClient = await mqtt.connectAsync(url, { protocolVersion: 4 });
-  const seen: { topic: string; payload: Record<string, unknown> }[] = [];
-  const waiters: {
-    match: (m: (typeof seen)[number]) => boolean;
-    resolve: (m: (typeof seen)[number]) => void;
-  }[] = [];
-  client.on('message', (topic, buffer) => {
-    const message = { topic, payload: JSON.parse(buffer.toString()) as Record<string, unknown> };
-    seen.push(message);
-    for (const w of waiters.splice(0))
-      if (w.match(message)) w.resolve(message);
-      else waiters.push(w);
-  });
-  return {
-    client,
-    seen,
-    async subscribe(filter: string) {
-      await client.subscribeAsync(filter, { qos: 1 });
-    },
-    next(match: (m: (typeof seen)[number]) => boolean) {
-      return new Promise<(typeof seen)[number]>((resolve) => {
-        const earlier = seen.find(match);
-        if (earlier) resolve(earlier);
-        else waiters.push({ match, resolve });
-      });
-    },
-    clear() {
-      seen.length = 0;
-    },
-  };
-}
+const observer = (url: string) => watchTopics(url, '$hw/events/device/#');
 
 describe('Modbus mapper on the EventBus', () => {
   let broker: Awaited<ReturnType<typeof startEmbeddedBroker>>;
   let bus: EventBus;
   let simulator: ModbusSimulator;
   let runtime: DeviceRuntime | undefined;
-  let watch: Awaited<ReturnType<typeof observer>>;
+  let watch: TopicWatcher;
 
   beforeEach(async () => {
     broker = await startEmbeddedBroker({ port: 0 });
     bus = await EventBus.connect(broker.url);
     watch = await observer(broker.url);
-    await watch.subscribe('$hw/events/device/#');
   });
 
   afterEach(async () => {
     await runtime?.stop();
     runtime = undefined;
     await simulator?.stop();
-    await watch.client.endAsync();
+    await watch.close();
     await bus.close();
     await broker.stop();
   });

@@ -1,81 +1,11 @@
 import Modbus from 'modbus-serial';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ModelProperty,
-  type ResolvedDevice,
-  type ResolvedProperty,
-} from '../../device-models/index.js';
+import type { ModbusConfig } from '../../device-models/index.js';
 import { openPtyPair, type PtyPair } from '../../sdk/testing/pty.js';
 import { createModbusSimulator, type ModbusSimulator, type ModbusSimulatorTransport } from './simulator.js';
+import { thermostat } from './testdata/thermostat.js';
 
 type Client = InstanceType<typeof Modbus.default>;
-
-function property(
-  model: ModelProperty,
-  visitor: ModbusVisitor,
-  desired?: string,
-): ResolvedProperty<ModbusVisitor> {
-  return {
-    name: model.name,
-    model,
-    visitor,
-    collectCycle: 1000,
-    reportCycle: 1000,
-    reportToCloud: true,
-    ...(desired === undefined ? {} : { desired }),
-  };
-}
-
-/** A thermostat: temperature (input register, ×0.1), setpoint (holding register, ×0.1), heater (coil). */
-function thermostat(): ResolvedDevice<ModbusConfig, ModbusVisitor> {
-  const properties = [
-    property(
-      {
-        name: 'temperature',
-        type: 'FLOAT',
-        accessMode: 'ReadOnly',
-        minimum: '-20',
-        maximum: '50',
-        unit: '°C',
-      },
-      { register: 'InputRegister', offset: 0, scale: 0.1, dataType: 'int16' },
-    ),
-    property(
-      { name: 'setpoint', type: 'FLOAT', accessMode: 'ReadWrite', minimum: '5', maximum: '35', unit: '°C' },
-      { register: 'HoldingRegister', offset: 10, scale: 0.1, dataType: 'int16' },
-      '21.5',
-    ),
-    property(
-      { name: 'heater', type: 'BOOLEAN', accessMode: 'ReadWrite' },
-      { register: 'CoilRegister', offset: 0 },
-    ),
-  ];
-  return {
-    id: 'default/thermostat',
-    namespace: 'default',
-    name: 'thermostat',
-    nodeName: 'edge-1',
-    protocol: 'modbus',
-    config: { slaveID: 1 },
-    properties,
-    stateReport: { reportToCloud: false, reportCycle: 1000 },
-    device: {
-      apiVersion: API_VERSION,
-      kind: 'Device',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { deviceModelRef: { name: 'thermostat' }, protocol: { protocolName: 'modbus' } },
-    },
-    model: {
-      apiVersion: API_VERSION,
-      kind: 'DeviceModel',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { protocol: 'modbus', properties: properties.map((p) => p.model) },
-    },
-  };
-}
 
 const TIMEOUT_MS = 300;
 

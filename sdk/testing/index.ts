@@ -4,3 +4,4 @@
  */
 export { type ConformanceTarget, describeConformance, type SimulatorHandle } from './conformance.js';
 export { openPtyPair, type PtyPair } from './pty.js';
+export { type TopicWatcher, type WatchedMessage, watchTopics } from './watch-topics.js';
