@@ -1,22 +1,11 @@
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../../device-models/index.js';
+import type { ModbusConfig, ResolvedDevice } from '../../device-models/index.js';
 import { describeConformance } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator, type ModbusSimulatorTransport } from './simulator.js';
+import { type ModbusDevice, sampleDevice } from './testdata/samples.js';
 
 /** The conformance suite on the sample devices as shipped: the thermostat over TCP and RTU, the meter over RTU. */
 
-type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
-const samples = new URL('../../device-models/samples/', import.meta.url).pathname;
-const { devices } = await loadDevices([
-  `${samples}modbus-tcp-thermostat.yaml`,
-  `${samples}modbus-rtu-energy-meter.yaml`,
-]);
-const byName = (name: string) => devices.find((d) => d.name === name) as ModbusDevice;
 const TIMEOUT_MS = 300;
 
 function conformance(name: string, device: ModbusDevice, kind: 'tcp' | 'rtu') {
@@ -42,6 +31,6 @@ function conformance(name: string, device: ModbusDevice, kind: 'tcp' | 'rtu') {
   });
 }
 
-conformance('modbus over TCP', byName('thermostat-01'), 'tcp');
-conformance('modbus over RTU', byName('thermostat-01'), 'rtu');
-conformance('modbus over RTU', byName('energy-meter-01'), 'rtu');
+conformance('modbus over TCP', await sampleDevice('thermostat-01'), 'tcp');
+conformance('modbus over RTU', await sampleDevice('thermostat-01'), 'rtu');
+conformance('modbus over RTU', await sampleDevice('energy-meter-01'), 'rtu');

@@ -2,31 +2,20 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../../device-models/index.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
 import { DeviceRuntime, MapperHost } from '../../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';
+import { type ModbusDevice, sampleDevice } from './testdata/samples.js';
 
 /**
  * The Modbus mapper end to end on the EventBus: real aedes broker on port 0, real mqtt.js clients,
  * real modbus-serial against the simulator, KubeEdge's topics and payloads.
  */
 
-type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
-const samples = new URL('../../device-models/samples/', import.meta.url).pathname;
-
-async function thermostat(): Promise<ModbusDevice> {
-  const { devices } = await loadDevices([`${samples}modbus-tcp-thermostat.yaml`]);
-  return devices[0] as ModbusDevice;
-}
+const thermostat = () => sampleDevice('thermostat-01');
 
 const observer = (url: string) => watchTopics(url, '$hw/events/device/#');
 
