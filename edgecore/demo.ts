@@ -1,13 +1,7 @@
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-  StateUpdate,
-  TwinUpdate,
-} from '../device-models/index.js';
-import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
-import { EventBus, type Logger, topics } from '../sdk/index.js';
+import { loadDevices, type ResolvedDevice, StateUpdate, TwinUpdate } from '../device-models/index.js';
+import { loadBuiltInMapper } from '../mappers/index.js';
+import { type RunningSimulator, startBuiltInSimulator } from '../mappers/simulators.js';
+import { EventBus, type Logger, type ProtocolMapper, topics } from '../sdk/index.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 import { samplesDir } from './paths.js';
@@ -27,17 +21,16 @@ export interface Demo {
 
 /** Starts a simulator for each sample device whose protocol has one, and returns where each is reached. */
 async function startSimulators(devices: ResolvedDevice[], log: Logger) {
-  const simulators: ModbusSimulator[] = [];
+  const simulators: RunningSimulator[] = [];
   const reached = new Map<string, Record<string, unknown>>();
   for (const device of devices) {
-    if (device.protocol !== 'modbus') continue;
-    const rtu = (device.config as ModbusConfig).communicateMode === 'RTU';
-    const simulator = createModbusSimulator(device as ResolvedDevice<ModbusConfig, ModbusVisitor>, {
-      transport: rtu ? { kind: 'rtu' } : { kind: 'tcp', port: 0 },
-      log: log.child({ device: device.id }),
-    });
     try {
-      reached.set(device.id, await simulator.start());
+      const simulator = await startBuiltInSimulator(device, {
+        port: 0,
+        log: log.child({ device: device.id }),
+      });
+      if (!simulator) continue;
+      reached.set(device.id, simulator.reached);
       simulators.push(simulator);
     } catch (error) {
       log.warn({ device: device.id, err: (error as Error).message }, 'simulator did not start');
@@ -54,6 +47,15 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const dir = samplesDir();
   const { devices } = await loadDevices([dir]);
   const { simulators, reached } = await startSimulators(devices, options.log);
+  // BLE has no radio here: its devices are served by a simulated adapter that noble runs on, in-process.
+  const { createBleMapper, createBleSimulator, SimulatedRadio } = await import('../mappers/ble/index.js');
+  const radio = new SimulatedRadio();
+  const bleSimulator = createBleSimulator(
+    devices.filter((d) => d.protocol === 'ble'),
+    { radio },
+  );
+  await bleSimulator.start();
+  const bleMapper = createBleMapper(() => radio.createBindings()) as unknown as ProtocolMapper;
   const config = edgeConfig({
     dataDir: options.dataDir ?? './data',
     eventBus: { mode: 'internal', internal: { port: options.brokerPort ?? 1884 } },
@@ -63,12 +65,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const edge = new EdgeCore({
     config,
     log: options.log,
+    loadMapper: async (protocol) => (protocol === 'ble' ? bleMapper : loadBuiltInMapper(protocol)),
     adjustDevice: (d) => (reached.has(d.id) ? { ...d, config: { ...d.config, ...reached.get(d.id) } } : d),
   });
   try {
     await edge.start();
   } catch (error) {
-    await Promise.all(simulators.map((s) => s.stop()));
+    await Promise.all([...simulators.map((s) => s.stop()), bleSimulator.stop()]);
     throw error;
   }
   options.print(`edgetwin demo — broker ${edge.brokerUrl}  http ${edge.httpUrl}  data ${config.dataDir}`);
@@ -80,7 +83,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     async stop() {
       await live.close();
       await edge.stop();
-      await Promise.all(simulators.map((s) => s.stop()));
+      await Promise.all([...simulators.map((s) => s.stop()), bleSimulator.stop()]);
     },
   };
 }

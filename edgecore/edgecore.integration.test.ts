@@ -186,7 +186,7 @@ describe('edgecore', () => {
       await writeFile(join(dir, 'ble.yaml'), await readFile(bleSample, 'utf8'));
       const { payload } = await watch.next((m) => m.topic.endsWith('/membership/updated'));
       expect(payload.added_devices).toEqual([expect.objectContaining({ id: 'default/ble-thermometer-01' })]);
-      expect(edge!.mapperHost!.waiting.get('default/ble-thermometer-01')).toBe('ble');
+      expect(edge!.mapperHost!.runtimes.has('default/ble-thermometer-01')).toBe(true);
     } finally {
       await watch.close();
       await rm(join(dir, 'ble.yaml'));

@@ -103,16 +103,7 @@ export async function startHttpApi(ctx: EdgeContext, twin: TwinModule): Promise<
   };
   const deviceView = (id: string) => {
     const twins = twin.twins(id) ?? {};
-    const delta = Object.fromEntries(
-      Object.entries(twins)
-        .filter(
-          ([, t]) =>
-            t.expected?.value != null &&
-            t.expected.value !== t.actual?.value &&
-            t.metadata?.type !== 'deleted',
-        )
-        .map(([name, t]) => [name, t.expected!.value]),
-    );
+    const delta = computeDelta(twins);
     return {
       ...deviceSummary(id),
       twins: Object.fromEntries(Object.entries(twins).map(([name, t]) => [name, view(t)])),

@@ -21,6 +21,8 @@ export interface Point<V> {
   name: string;
   visitor: V;
   property: ModelProperty;
+  /** How often the runtime wants the value, ms: a subscription's sampling interval. */
+  collectCycle?: number;
 }
 
 /**

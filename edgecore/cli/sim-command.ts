@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../../device-models/index.js';
-import { createModbusSimulator } from '../../mappers/modbus/simulator.js';
+import { loadDevices } from '../../device-models/index.js';
+import { builtInSimulatorNames, startBuiltInSimulator } from '../../mappers/simulators.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
@@ -25,8 +20,10 @@ export async function runSim(
   options: SimOptions,
   out: Output,
 ): Promise<number> {
-  if (protocol !== 'modbus') {
-    out.stderr(`edgetwin: no simulator for protocol "${protocol}" yet (available: modbus)`);
+  if (!builtInSimulatorNames().includes(protocol)) {
+    out.stderr(
+      `edgetwin: no simulator for protocol "${protocol}" (available: ${builtInSimulatorNames().join(', ')})`,
+    );
     return 2;
   }
   const { devices } = await loadDevices(paths);
@@ -42,18 +39,12 @@ export async function runSim(
     );
     return 2;
   }
-  const config = device.config as ModbusConfig;
-  const simulator = createModbusSimulator(device as ResolvedDevice<ModbusConfig, ModbusVisitor>, {
-    log: createCliLogger(),
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-    transport: options.rtu
-      ? { kind: 'rtu', path: options.rtu, ...(config.baudRate ? { baudRate: config.baudRate } : {}) }
-      : { kind: 'tcp', host: options.host ?? '127.0.0.1', port: options.port ?? config.port ?? 502 },
-  });
-  const reached = await simulator.start();
-  out.stdout(`modbus simulator for ${device.id}: ${JSON.stringify(reached)} (Ctrl-C stops it)`);
+  const simulator = await startBuiltInSimulator(device, { ...options, log: createCliLogger() });
+  out.stdout(
+    `${protocol} simulator for ${device.id}: ${JSON.stringify(simulator!.reached)} (Ctrl-C stops it)`,
+  );
   await untilSignal();
-  await simulator.stop();
+  await simulator!.stop();
   return 0;
 }
 
@@ -61,12 +52,12 @@ export function registerSim(program: Command, out: Output, setExit: (code: numbe
   program
     .command('sim')
     .description("simulate a device from its YAML (the device's model must be among the files)")
-    .argument('<protocol>', 'modbus')
+    .argument('<protocol>', builtInSimulatorNames().join(' | '))
     .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
     .option('--device <name>', 'which device, when the files hold several')
     .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
-    .option('--port <port>', "TCP port (default: the device's configData.port)", Number)
-    .option('--rtu <path>', 'serve Modbus RTU on this serial line (e.g. one end of a socat pty pair)')
+    .option('--port <port>', "TCP port (default: the device's own; 0: any free port)", Number)
+    .option('--rtu <path>', 'Modbus: serve RTU on this serial line (e.g. one end of a socat pty pair)')
     .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
     .action(async (protocol: string, paths: string[], options: SimOptions) =>
       setExit(await runSim(protocol, paths, options, out)),

@@ -326,7 +326,12 @@ export class DeviceRuntime extends EventEmitter {
 }
 
 function pointOf(property: ResolvedProperty): Point<unknown> {
-  return { name: property.name, visitor: property.visitor, property: property.model };
+  return {
+    name: property.name,
+    visitor: property.visitor,
+    property: property.model,
+    collectCycle: property.collectCycle,
+  };
 }
 
 /** A visitor asks for push updates (OPC UA `subscribe`, BLE `notify`) instead of polling. */
