@@ -1,4 +1,5 @@
 import { benchModbusReads } from './modbus-reads.js';
+import { benchOpcua } from './opcua-reads.js';
 import { benchTwinUpdates } from './twin-updates.js';
 
 /** `npm run bench`: prints figures and ratios (ours vs the raw library or broker, same run). Never pass/fail. */
@@ -6,3 +7,5 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 console.log(`edgetwin bench (node ${process.version}, ${seconds}s per figure)`);
 for (const line of await benchModbusReads(seconds)) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
+for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
+process.exit(0);

@@ -235,7 +235,7 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
   async subscribe(point: OpcuaPoint, onValue: (reading: Reading) => void): Promise<() => Promise<void>> {
     const session = this.open();
     this.subscription ??= session.createSubscription2({
-      requestedPublishingInterval: SAMPLING_INTERVAL_MS,
+      requestedPublishingInterval: point.collectCycle ?? SAMPLING_INTERVAL_MS,
       requestedLifetimeCount: 100,
       requestedMaxKeepAliveCount: 10,
       maxNotificationsPerPublish: 0,
