@@ -7,6 +7,7 @@ import type { ProtocolMapper } from '../sdk/index.js';
 const loaders: Record<string, () => Promise<ProtocolMapper>> = {
   modbus: async () => (await import('./modbus/index.js')).modbusMapper as unknown as ProtocolMapper,
   ble: async () => (await import('./ble/index.js')).bleMapper as unknown as ProtocolMapper,
+  serial: async () => (await import('./serial/index.js')).serialMapper as unknown as ProtocolMapper,
   opcua: async () => (await import('./opcua/index.js')).opcuaMapper as unknown as ProtocolMapper,
 };
 

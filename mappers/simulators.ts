@@ -11,7 +11,7 @@ export interface SimulatorOptions {
   host?: string;
   /** TCP port (0: any free one); default the device's own. */
   port?: number;
-  /** Modbus RTU: serve on this serial line; default a pty pair of its own for RTU devices. */
+  /** Modbus RTU and serial: serve on this serial line; default a pty pair of its own (socat). */
   rtu?: string;
   seed?: number;
   log?: Logger;
@@ -51,6 +51,17 @@ const starters: Record<string, () => Promise<Starter>> = {
         // 0: any free port, which the simulator picks (and keeps across restarts).
         ...(options.port === 0 ? {} : { port: options.port ?? portOf(config.url) }),
         ...(config.userName ? { userName: config.userName, password: config.password ?? '' } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
+      return { reached: await simulator.start(), stop: () => simulator.stop() };
+    };
+  },
+  serial: async () => {
+    const { createSerialSimulator } = await import('./serial/simulator.js');
+    return async (device, options) => {
+      const simulator = createSerialSimulator(device as never, {
+        ...(options.rtu ? { path: options.rtu } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
         ...(options.log ? { log: options.log } : {}),
       });

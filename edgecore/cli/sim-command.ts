@@ -57,7 +57,10 @@ export function registerSim(program: Command, out: Output, setExit: (code: numbe
     .option('--device <name>', 'which device, when the files hold several')
     .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
     .option('--port <port>', "TCP port (default: the device's own; 0: any free port)", Number)
-    .option('--rtu <path>', 'Modbus: serve RTU on this serial line (e.g. one end of a socat pty pair)')
+    .option(
+      '--rtu <path>',
+      'Modbus RTU and serial: serve on this serial line (default: a socat pty pair of its own)',
+    )
     .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
     .action(async (protocol: string, paths: string[], options: SimOptions) =>
       setExit(await runSim(protocol, paths, options, out)),

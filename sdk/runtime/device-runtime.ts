@@ -52,7 +52,9 @@ export class DeviceRuntime extends EventEmitter {
   private started = false;
   private stopped = false;
   private readonly latest = new Map<string, Latest>();
-  private readonly pendingWrites = new Map<string, TwinValue>();
+  private readonly pendingWrites = new Map<string, { value: TwinValue; text: string }>();
+  /** Desired values written and confirmed, so a delta repeating them does not write again (a tare stays one tare). */
+  private readonly applied = new Map<string, { value: TwinValue; text: string }>();
   private writing = false;
   private readonly cleanups: (() => Promise<void>)[] = [];
   private sessionCleanups: (() => Promise<void>)[] = [];
@@ -206,6 +208,8 @@ export class DeviceRuntime extends EventEmitter {
 
   private onReading(property: ResolvedProperty, reading: Reading): void {
     this.latest.set(property.name, { reading, property });
+    const applied = this.applied.get(property.name);
+    if (applied && !sameValue(applied.value, reading.value)) this.applied.delete(property.name);
     this.emit('reading', property.name, reading);
     if (property.pushMethod) this.pusherFor(property)?.push(this.sample(property, reading));
   }
@@ -270,7 +274,9 @@ export class DeviceRuntime extends EventEmitter {
       );
       return;
     }
-    this.pendingWrites.set(name, parsed.value);
+    const applied = this.applied.get(name);
+    if (applied && sameValue(applied.value, parsed.value)) return;
+    this.pendingWrites.set(name, { value: parsed.value, text });
   }
 
   /** Writes pending desired values one at a time, newest value per property; keeps them while offline. */
@@ -282,24 +288,32 @@ export class DeviceRuntime extends EventEmitter {
         const driver = this.driver;
         const next = this.pendingWrites.entries().next();
         if (!driver || next.done || this.stopped) return;
-        const [name, value] = next.value;
+        const [name, desired] = next.value;
+        const { value } = desired;
         this.pendingWrites.delete(name);
         const property = this.options.device.properties.find((p) => p.name === name)!;
         const point = pointOf(property);
         try {
           await driver.write(point, value);
           this.log.info({ property: name, value }, 'desired value written');
+          this.applied.set(name, desired);
           this.emit('written', name, value);
           const reading = (driver.readable?.(point) ?? true) ? await driver.read(point) : undefined;
           const reported = reading ?? { value, quality: 'good' as const, timestamp: Date.now() };
           this.onReading(property, reported);
-          if (property.reportToCloud)
-            await this.options.bus.reportActual(this.id, { [name]: this.reported(property, reported.value) });
+          // Always confirmed to the twin (reportToCloud is about the cloud), in the desired spelling when the
+          // device holds that value, so that the delta clears.
+          const text = sameValue(reported.value, value)
+            ? desired.text
+            : this.reported(property, reported.value).value;
+          await this.options.bus.reportActual(this.id, {
+            [name]: { value: text, type: property.model.type.toLowerCase() },
+          });
         } catch (error) {
           this.log.warn({ property: name, err: message(error) }, 'desired value not written');
           this.emit('writeFailed', name, asError(error));
           if (driver.state() === 'offline') {
-            if (!this.pendingWrites.has(name)) this.pendingWrites.set(name, value);
+            if (!this.pendingWrites.has(name)) this.pendingWrites.set(name, desired);
             await this.dropConnection(error);
             return;
           }
@@ -338,6 +352,13 @@ function pointOf(property: ResolvedProperty): Point<unknown> {
 function wantsPush(visitor: unknown): boolean {
   const v = visitor as { subscribe?: unknown; notify?: unknown };
   return v.subscribe === true || v.notify === true;
+}
+
+/** Equal twin values; numbers to float32 precision (a register may not hold every decimal exactly). */
+function sameValue(a: TwinValue, b: TwinValue): boolean {
+  if (typeof a === 'number' && typeof b === 'number')
+    return Math.abs(a - b) <= Math.max(1e-9, Math.abs(b) * 1e-6);
+  return a === b;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, T[]> {
