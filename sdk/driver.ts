@@ -57,3 +57,14 @@ export interface ProtocolMapper<CS extends TSchema = TSchema, VS extends TSchema
   schemas: ProtocolSchemas<CS, VS>;
   createDriver(context: DriverContext): Driver<Static<CS>, Static<VS>>;
 }
+
+/** `read` for a driver whose `readMany` does the work: the one result, or its error thrown. */
+export async function readOneOf<V>(
+  driver: { readMany(points: Point<V>[]): Promise<(Reading | Error)[]> },
+  point: Point<V>,
+): Promise<Reading> {
+  const [result] = await driver.readMany([point]);
+  if (result instanceof Error) throw result;
+  if (!result) throw new Error(`no reading for ${point.name}`);
+  return result;
+}

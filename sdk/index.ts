@@ -17,14 +17,15 @@ export {
   registerCount,
   toTwin,
 } from './codecs/index.js';
-export type {
-  Driver,
-  DriverContext,
-  DriverState,
-  Point,
-  ProtocolMapper,
-  Quality,
-  Reading,
+export {
+  type Driver,
+  type DriverContext,
+  type DriverState,
+  type Point,
+  type ProtocolMapper,
+  type Quality,
+  type Reading,
+  readOneOf,
 } from './driver.js';
 export { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from './errors.js';
 export {

@@ -13,7 +13,14 @@ import {
   type TwinValue,
   TwinValueError,
 } from '../../device-models/index.js';
-import type { Driver, DriverContext, DriverState, Point, Reading } from '../../sdk/driver.js';
+import {
+  type Driver,
+  type DriverContext,
+  type DriverState,
+  type Point,
+  type Reading,
+  readOneOf,
+} from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
 import { dataWriteBytes } from './data-converter.js';
@@ -162,10 +169,8 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     return c ? c.properties.includes('read') : true;
   }
 
-  async read(point: BlePoint): Promise<Reading> {
-    const [result] = await this.readMany([point]);
-    if (!result || result instanceof Error) throw result ?? new ProtocolError(`no reading for ${point.name}`);
-    return result;
+  read(point: BlePoint): Promise<Reading> {
+    return readOneOf(this, point);
   }
 
   /** Reads each characteristic once, however many points it carries. */

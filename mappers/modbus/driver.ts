@@ -15,7 +15,14 @@ import {
   encodeRegisters,
   type RegisterEncoding,
 } from '../../sdk/codecs/modbus-registers.js';
-import type { Driver, DriverContext, DriverState, Point, Reading } from '../../sdk/driver.js';
+import {
+  type Driver,
+  type DriverContext,
+  type DriverState,
+  type Point,
+  type Reading,
+  readOneOf,
+} from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
 import { extractPoint, planReads, type ReadRequest } from './read-plan.js';
@@ -120,10 +127,8 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
     return this.status;
   }
 
-  async read(point: ModbusPoint): Promise<Reading> {
-    const [result] = await this.readMany([point]);
-    if (!result || result instanceof Error) throw result ?? new ProtocolError(`no reading for ${point.name}`);
-    return result;
+  read(point: ModbusPoint): Promise<Reading> {
+    return readOneOf(this, point);
   }
 
   async readMany(points: ModbusPoint[]): Promise<(Reading | Error)[]> {

@@ -21,12 +21,20 @@ import {
   type OpcuaConfig,
   type OpcuaVisitor,
   outOfRange,
-  type PropertyType,
   type TwinValue,
 } from '../../device-models/index.js';
-import type { Driver, DriverContext, DriverState, Point, Quality, Reading } from '../../sdk/driver.js';
+import {
+  type Driver,
+  type DriverContext,
+  type DriverState,
+  type Point,
+  type Quality,
+  type Reading,
+  readOneOf,
+} from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
+import { MODEL_DATA_TYPES } from './data-types.js';
 
 type OpcuaPoint = Point<OpcuaVisitor>;
 
@@ -38,16 +46,6 @@ const MIN_CONNECT_TIMEOUT_MS = 10_000;
 export const SAMPLING_INTERVAL_MS = 1000;
 /** Default client PKI folder (own certificate, trusted/rejected server certificates). */
 export const DEFAULT_PKI_DIR = join(tmpdir(), 'edgetwin-opcua-pki');
-
-const MODEL_DATA_TYPES: Record<PropertyType, DataType> = {
-  DOUBLE: DataType.Double,
-  FLOAT: DataType.Float,
-  INT: DataType.Int32,
-  BOOLEAN: DataType.Boolean,
-  STRING: DataType.String,
-  BYTES: DataType.ByteString,
-  STREAM: DataType.ByteString,
-};
 
 const INTEGER_RANGES: Partial<Record<DataType, [number, number]>> = {
   [DataType.SByte]: [-128, 127],
@@ -200,10 +198,8 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
     this.log.debug({ url: config.url }, 'OPC UA session open');
   }
 
-  async read(point: OpcuaPoint): Promise<Reading> {
-    const [result] = await this.readMany([point]);
-    if (result instanceof Error || result === undefined) throw result ?? new ProtocolError('empty read');
-    return result;
+  read(point: OpcuaPoint): Promise<Reading> {
+    return readOneOf(this, point);
   }
 
   /** One Read service call for all points. */

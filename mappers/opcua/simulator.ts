@@ -3,18 +3,18 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
-import { DataType, DataValue, StatusCodes, Variant } from 'node-opcua-client';
+import { DataValue, StatusCodes, Variant } from 'node-opcua-client';
 import { OPCUAServer } from 'node-opcua-server';
 import {
   type OpcuaConfig,
   type OpcuaVisitor,
-  type PropertyType,
   parseTwinValue,
   type ResolvedDevice,
   type ResolvedProperty,
   type TwinValue,
 } from '../../device-models/index.js';
 import { type Logger, silentLogger } from '../../sdk/logger.js';
+import { MODEL_DATA_TYPES } from './data-types.js';
 
 export interface OpcuaSimulatorOptions {
   /** TCP port; default a free one (a restart of the same simulator reuses the port it had). */
@@ -53,16 +53,6 @@ export interface OpcuaSimulator {
   /** The property's current value. */
   get(property: string): TwinValue;
 }
-
-const DATA_TYPES: Record<PropertyType, DataType> = {
-  DOUBLE: DataType.Double,
-  FLOAT: DataType.Float,
-  INT: DataType.Int32,
-  BOOLEAN: DataType.Boolean,
-  STRING: DataType.String,
-  BYTES: DataType.ByteString,
-  STREAM: DataType.ByteString,
-};
 
 /** `ns=1;s=Tank.Level` → `s=Tank.Level`; only namespace 1 (the server's own) is served. */
 function ownNodeId(nodeID: string): string {
@@ -193,7 +183,7 @@ export function createOpcuaSimulator(
     });
     for (const property of device.properties) {
       const { name, model, visitor } = property;
-      const dataType = DATA_TYPES[model.type];
+      const dataType = MODEL_DATA_TYPES[model.type];
       const writable = model.accessMode !== 'ReadOnly';
       const variable = namespace.addVariable({
         componentOf: folder,
