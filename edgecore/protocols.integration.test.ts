@@ -141,4 +141,17 @@ describe('edgecore with every protocol', () => {
     await opcua.start();
     await state('default/tank-01', 'online');
   }, 30_000);
+
+  it('the BLE thermometer going off the air takes only its own device offline, and it comes back', async () => {
+    const state = (id: string, value: string) =>
+      watch.next((m) => m.topic === `$hw/events/device/${id}/state/update` && m.payload.state === value);
+    watch.clear();
+    await ble.stop();
+    await state('default/ble-thermometer-01', 'offline');
+    expect(edge.mapperHost!.runtimes.get('default/tank-01')!.state).toBe('online');
+    expect(edge.mapperHost!.runtimes.get('default/thermostat-01')!.state).toBe('online');
+    watch.clear();
+    await ble.start();
+    await state('default/ble-thermometer-01', 'online');
+  }, 30_000);
 });
