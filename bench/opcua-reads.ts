@@ -8,8 +8,8 @@ import {
   type OpcuaConfig,
   type OpcuaVisitor,
   type ResolvedDevice,
+  samplesDir,
 } from '../device-models/index.js';
-import { samplesDir } from '../edgecore/paths.js';
 import { OpcuaDriver } from '../mappers/opcua/driver.js';
 import { createOpcuaSimulator } from '../mappers/opcua/simulator.js';
 import type { Point } from '../sdk/index.js';

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { samplesDir } from '../device-models/index.js';
 import { edgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
-import { samplesDir } from '../edgecore/paths.js';
 
 /**
  * Twin updates/s through MQTT → twin rules → SQLite (group commit) → update/result, against the same broker

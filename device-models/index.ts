@@ -19,6 +19,7 @@ export * from './protocols/modbus.js';
 export * from './protocols/opcua.js';
 export * from './protocols/serial.js';
 export * from './resolved.js';
+export * from './sample-files.js';
 export * from './schema/common.js';
 export * from './schema/device.js';
 export * from './schema/device-model.js';

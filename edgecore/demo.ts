@@ -1,10 +1,15 @@
-import { loadDevices, type ResolvedDevice, StateUpdate, TwinUpdate } from '../device-models/index.js';
+import {
+  loadDevices,
+  type ResolvedDevice,
+  StateUpdate,
+  samplesDir,
+  TwinUpdate,
+} from '../device-models/index.js';
 import { loadBuiltInMapper } from '../mappers/index.js';
 import { type RunningSimulator, startBuiltInSimulator } from '../mappers/simulators.js';
 import { EventBus, type Logger, type ProtocolMapper, topics } from '../sdk/index.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
-import { samplesDir } from './paths.js';
 
 export interface DemoOptions {
   dataDir?: string;

@@ -34,7 +34,7 @@ describe('edgecore', () => {
     const { port } = await simulator.start();
     await writeFile(
       join(dir, 'thermostat.yaml'),
-      (await readFile(sample, 'utf8')).replace('port: 5020', `port: ${port}`),
+      (await readFile(sample, 'utf8')).replace(/port: \d+/, `port: ${port}`),
     );
   });
   afterEach(async () => {

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevices, type ResolvedDevice } from '../device-models/index.js';
+import { loadDevices, type ResolvedDevice, samplesDir } from '../device-models/index.js';
 import {
   type BleSimulator,
   createBleMapper,
@@ -18,7 +18,6 @@ import type { ProtocolMapper } from '../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
-import { samplesDir } from './paths.js';
 
 /**
  * Every protocol through edgecore as a user runs it: the shipped samples, their simulators, the HTTP API.

@@ -9,6 +9,8 @@ const samples = new URL('../samples/', import.meta.url);
 const thermostat = readFileSync(new URL('modbus-tcp-thermostat.yaml', samples), 'utf8');
 const tank = readFileSync(new URL('opcua-tank.yaml', samples), 'utf8');
 const ble = readFileSync(new URL('ble-thermometer.yaml', samples), 'utf8');
+/** The TCP port the thermostat sample names (the tests only edit it, nothing listens on it). */
+const samplePort = /port: (\d+)/.exec(thermostat)![1];
 
 function validateText(text: string, file = 'input.yaml'): Problem[] {
   const parsed = parseSource(file, text);
@@ -167,7 +169,7 @@ const cases: Case[] = [
   },
   {
     name: 'a non-numeric port',
-    input: edit(thermostat, 'port: 5020', 'port: fifty'),
+    input: edit(thermostat, `port: ${samplePort}`, 'port: fifty'),
     path: 'spec.protocol.configData.port',
     message: /must be a number \(got "fifty"\)/,
   },
@@ -235,7 +237,7 @@ describe('validate: bad input names the field and its line', () => {
   it('reports every problem of a document, not only the first', () => {
     const text = edit(
       edit(thermostat, 'register: HoldingRegister', 'register: Holding').text,
-      'port: 5020',
+      `port: ${samplePort}`,
       'port: -1',
     ).text;
     const paths = validateText(text).map((p) => p.path);
@@ -298,7 +300,7 @@ describe('validate: good input', () => {
     );
     const parsed = parseSource('x.yaml', text);
     const [device] = validateObjects(parsed.objects).devices;
-    expect(device!.config).toMatchObject({ slaveID: 7, port: 5020 });
+    expect(device!.config).toMatchObject({ slaveID: 7, port: Number(samplePort) });
     expect(device!.properties[0]!.collectCycle).toBe(1000);
   });
 

@@ -1,8 +1,15 @@
-import type { ModbusConfig, ResolvedDevice } from '../../device-models/index.js';
+import {
+  loadSampleDevice,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+} from '../../device-models/index.js';
 import { describeConformance } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator, type ModbusSimulatorTransport } from './simulator.js';
-import { type ModbusDevice, sampleDevice } from './testdata/samples.js';
+
+type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
+const sampleDevice = (name: string) => loadSampleDevice<ModbusConfig, ModbusVisitor>(name);
 
 /** The conformance suite on the sample devices as shipped: the thermostat over TCP and RTU, the meter over RTU. */
 

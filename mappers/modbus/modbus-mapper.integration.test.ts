@@ -2,13 +2,21 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  loadSampleDevice,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type ResolvedDevice,
+} from '../../device-models/index.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
 import { DeviceRuntime, MapperHost } from '../../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';
-import { type ModbusDevice, sampleDevice } from './testdata/samples.js';
+
+type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
+const sampleDevice = (name: string) => loadSampleDevice<ModbusConfig, ModbusVisitor>(name);
 
 /**
  * The Modbus mapper end to end on the EventBus: real aedes broker on port 0, real mqtt.js clients,

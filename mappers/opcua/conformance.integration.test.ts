@@ -2,12 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import type { OpcuaConfig, ResolvedDevice } from '../../device-models/index.js';
+import type { ResolvedDevice } from '../../device-models/index.js';
+import { loadSampleDevice, type OpcuaConfig, type OpcuaVisitor } from '../../device-models/index.js';
 import type { ProtocolMapper } from '../../sdk/driver.js';
 import { describeConformance } from '../../sdk/testing/index.js';
 import { OpcuaDriver, opcuaMapper } from './index.js';
 import { createOpcuaSimulator, type OpcuaSimulatorOptions } from './simulator.js';
-import { sampleTank } from './testdata/samples.js';
+
+const sampleTank = () => loadSampleDevice<OpcuaConfig, OpcuaVisitor>('tank-01');
 
 /**
  * The conformance suite on the sample tank as shipped: security None, then SignAndEncrypt with

@@ -2,12 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OpcuaConfig, OpcuaVisitor } from '../../device-models/index.js';
+import {
+  loadSampleDevice,
+  type OpcuaConfig,
+  type OpcuaVisitor,
+  type ResolvedDevice,
+} from '../../device-models/index.js';
 import type { Point, Reading } from '../../sdk/driver.js';
 import { silentLogger } from '../../sdk/logger.js';
 import { OpcuaDriver } from './driver.js';
 import { createOpcuaSimulator, type OpcuaSimulator } from './simulator.js';
-import { type OpcuaDevice, sampleTank } from './testdata/samples.js';
+
+type OpcuaDevice = ResolvedDevice<OpcuaConfig, OpcuaVisitor>;
+const sampleTank = () => loadSampleDevice<OpcuaConfig, OpcuaVisitor>('tank-01');
 
 const device: OpcuaDevice = await sampleTank();
 const USER = { userName: 'operator', password: 'tank-secret' };

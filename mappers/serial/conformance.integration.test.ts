@@ -1,7 +1,10 @@
 import type { ResolvedDevice } from '../../device-models/index.js';
+import { loadSampleDevice, type SerialConfig, type SerialVisitor } from '../../device-models/index.js';
 import { describeConformance } from '../../sdk/testing/index.js';
 import { serialMapper } from './index.js';
-import { sampleScale } from './samples.js';
+
+const sampleScale = () => loadSampleDevice<SerialConfig, SerialVisitor>('scale-01');
+
 import { createSerialSimulator, type SerialSimulator } from './simulator.js';
 
 /** The conformance suite on the sample scale over a real pty pair (a new pair on every start). */

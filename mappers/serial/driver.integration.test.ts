@@ -1,9 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelProperty, SerialVisitor } from '../../device-models/index.js';
+import type { ModelProperty } from '../../device-models/index.js';
+import {
+  loadSampleDevice,
+  type ResolvedDevice,
+  type SerialConfig,
+  type SerialVisitor,
+} from '../../device-models/index.js';
 import type { Point } from '../../sdk/driver.js';
 import { silentLogger } from '../../sdk/logger.js';
 import { SerialDriver } from './driver.js';
-import { type SerialDevice, sampleScale } from './samples.js';
+
+type SerialDevice = ResolvedDevice<SerialConfig, SerialVisitor>;
+const sampleScale = () => loadSampleDevice<SerialConfig, SerialVisitor>('scale-01');
+
 import { createSerialSimulator, type SerialSimulator } from './simulator.js';
 
 const cleanups: (() => Promise<void>)[] = [];

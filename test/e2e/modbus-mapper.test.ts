@@ -56,7 +56,7 @@ describe('edgetwin sim modbus + edgetwin mapper modbus', () => {
     const [, port] = await line(sim, /"port":(\d+)/);
     await writeFile(
       join(dir, 'thermostat.yaml'),
-      (await readFile(sample, 'utf8')).replace('port: 5020', `port: ${port}`),
+      (await readFile(sample, 'utf8')).replace(/port: \d+/, `port: ${port}`),
     );
 
     const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });

@@ -1,22 +1,16 @@
 import {
   type BleConfig,
   type BleVisitor,
-  loadDevices,
+  loadSampleDevice,
   type ResolvedDevice,
   type ResolvedProperty,
 } from '../../../device-models/index.js';
 
 export type BleDevice = ResolvedDevice<BleConfig, BleVisitor>;
 
-const samples = new URL('../../../device-models/samples/', import.meta.url).pathname;
-
 /** The sample ble-thermometer-01 as shipped in device-models/samples, resolved. */
-export async function sampleThermometer(): Promise<BleDevice> {
-  const { devices } = await loadDevices([`${samples}ble-thermometer.yaml`]);
-  const device = devices.find((d) => d.name === 'ble-thermometer-01');
-  if (!device) throw new Error('no sample ble-thermometer-01');
-  return device as BleDevice;
-}
+export const sampleThermometer = (): Promise<BleDevice> =>
+  loadSampleDevice<BleConfig, BleVisitor>('ble-thermometer-01');
 
 function property(
   name: string,
