@@ -68,3 +68,11 @@ export async function readOneOf<V>(
   if (!result) throw new Error(`no reading for ${point.name}`);
   return result;
 }
+
+/** Consecutive timeouts after which a driver reports its device gone (`offline`); before that, `unhealthy`. */
+export const OFFLINE_AFTER_TIMEOUTS = 3;
+
+/** The state a driver reports after `count` timeouts in a row: the one policy every driver shares. */
+export function stateAfterTimeouts(count: number): Extract<DriverState, 'offline' | 'unhealthy'> {
+  return count >= OFFLINE_AFTER_TIMEOUTS ? 'offline' : 'unhealthy';
+}

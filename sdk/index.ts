@@ -21,11 +21,13 @@ export {
   type Driver,
   type DriverContext,
   type DriverState,
+  OFFLINE_AFTER_TIMEOUTS,
   type Point,
   type ProtocolMapper,
   type Quality,
   type Reading,
   readOneOf,
+  stateAfterTimeouts,
 } from './driver.js';
 export { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from './errors.js';
 export {

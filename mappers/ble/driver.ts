@@ -20,6 +20,7 @@ import {
   type Point,
   type Reading,
   readOneOf,
+  stateAfterTimeouts,
 } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
@@ -40,8 +41,8 @@ export interface BleDriverOptions {
   scanTimeoutMs?: number;
 }
 
-/** Consecutive timeouts after which the peripheral counts as gone (the runtime then reconnects). */
-export const OFFLINE_AFTER_TIMEOUTS = 3;
+export { OFFLINE_AFTER_TIMEOUTS } from '../../sdk/driver.js';
+
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_SCAN_TIMEOUT_MS = 10_000;
 
@@ -359,7 +360,7 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
         if (error instanceof ProtocolTimeout) {
           this.timeouts += 1;
           if (this.status === 'online' || this.status === 'unhealthy')
-            this.status = this.timeouts >= OFFLINE_AFTER_TIMEOUTS ? 'offline' : 'unhealthy';
+            this.status = stateAfterTimeouts(this.timeouts);
         }
         throw error;
       }

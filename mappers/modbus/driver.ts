@@ -22,6 +22,7 @@ import {
   type Point,
   type Reading,
   readOneOf,
+  stateAfterTimeouts,
 } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
@@ -30,8 +31,8 @@ import { extractPoint, planReads, type ReadRequest } from './read-plan.js';
 type Client = InstanceType<typeof Modbus.default>;
 type ModbusPoint = Point<ModbusVisitor>;
 
-/** Consecutive timeouts after which the device counts as gone (the runtime then reconnects). */
-export const OFFLINE_AFTER_TIMEOUTS = 3;
+export { OFFLINE_AFTER_TIMEOUTS } from '../../sdk/driver.js';
+
 const DEFAULT_TIMEOUT_MS = 1000;
 /** Modbus exception 2. */
 const ILLEGAL_DATA_ADDRESS = 2;
@@ -262,7 +263,7 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
     if (e.name === 'TransactionTimedOutError' || e.errno === 'ETIMEDOUT') {
       this.timeouts += 1;
       if (this.status === 'online' || this.status === 'unhealthy')
-        this.status = this.timeouts >= OFFLINE_AFTER_TIMEOUTS ? 'offline' : 'unhealthy';
+        this.status = stateAfterTimeouts(this.timeouts);
       return new ProtocolTimeout(`no answer from the modbus device (${this.timeouts} in a row)`, {
         cause: error,
       });
