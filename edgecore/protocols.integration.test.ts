@@ -22,7 +22,7 @@ import { EdgeCore } from './edgecore.js';
 /**
  * Every protocol through edgecore as a user runs it: the shipped samples, their simulators, the HTTP API.
  * A desired value set over HTTP reaches each simulator and comes back as reported; a simulator killed
- * mid-run takes only its own device offline, and it comes back.
+ * mid-run (or the serial scale unplugged) takes only its own device offline, and it comes back.
  */
 describe('edgecore with every protocol', () => {
   let dir: string;
@@ -75,14 +75,21 @@ describe('edgecore with every protocol', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** Numbers compare as numbers (22.5 is 22.50); anything else, such as a BOOLEAN's "true", as text. */
+  const sameValue = (actual: string | undefined, value: string) =>
+    Number.isNaN(Number(value)) ? actual === value : Number(actual) === Number(value);
+
   const reportedAs = (id: string, property: string, value: string) =>
     watch.next((m) => {
       const twin = m.payload.twin as Record<string, { actual?: { value?: string } }> | undefined;
       return (
         m.topic === `$hw/events/device/${id}/twin/update/result` &&
-        Number(twin?.[property]?.actual?.value) === Number(value)
+        sameValue(twin?.[property]?.actual?.value, value)
       );
     });
+
+  const stateIs = (id: string, value: string) =>
+    watch.next((m) => m.topic === `$hw/events/device/${id}/state/update` && m.payload.state === value);
 
   async function setDesired(id: string, property: string, value: string) {
     const url = new URL(`${edge.httpUrl}/api/v1/devices/${id}/twins/${property}/desired`);
@@ -108,8 +115,7 @@ describe('edgecore with every protocol', () => {
     ['OPC UA', 'default/tank-01', 'pump-speed', '1200', () => opcua.written('pump-speed')],
     ['BLE', 'default/ble-thermometer-01', 'alarm-high', '31.5', () => ble.written('alarm-high')],
     ['Modbus', 'default/thermostat-01', 'setpoint', '22.5', () => modbus.written('setpoint')],
-    // The serial scale's tare through edgecore is left out: the HTTP response never ends inside this test process
-    // (it does against `npm start`); see the note on issue 5.
+    ['serial', 'default/scale-01', 'tare', 'true', () => serial.written('tare')],
   ])(
     '%s: a desired value set over HTTP reaches the simulator and comes back as reported',
     async (_name, id, property, value, written) => {
@@ -127,30 +133,38 @@ describe('edgecore with every protocol', () => {
   );
 
   it('a simulator killed mid-run takes only its own device offline, and it comes back', async () => {
-    const state = (id: string, value: string) =>
-      watch.next((m) => m.topic === `$hw/events/device/${id}/state/update` && m.payload.state === value);
     watch.clear();
     await opcua.stop();
-    await state('default/tank-01', 'offline');
+    await stateIs('default/tank-01', 'offline');
     watch.clear();
     // The neighbours keep reporting while the tank is away.
     await watch.next((m) => m.topic === '$hw/events/device/default/thermostat-01/twin/update');
     expect(edge.mapperHost!.runtimes.get('default/thermostat-01')!.state).toBe('online');
     expect(edge.mapperHost!.runtimes.get('default/ble-thermometer-01')!.state).toBe('online');
     await opcua.start();
-    await state('default/tank-01', 'online');
+    await stateIs('default/tank-01', 'online');
   }, 30_000);
 
   it('the BLE thermometer going off the air takes only its own device offline, and it comes back', async () => {
-    const state = (id: string, value: string) =>
-      watch.next((m) => m.topic === `$hw/events/device/${id}/state/update` && m.payload.state === value);
     watch.clear();
     await ble.stop();
-    await state('default/ble-thermometer-01', 'offline');
+    await stateIs('default/ble-thermometer-01', 'offline');
     expect(edge.mapperHost!.runtimes.get('default/tank-01')!.state).toBe('online');
     expect(edge.mapperHost!.runtimes.get('default/thermostat-01')!.state).toBe('online');
     watch.clear();
     await ble.start();
-    await state('default/ble-thermometer-01', 'online');
+    await stateIs('default/ble-thermometer-01', 'online');
+  }, 30_000);
+
+  it('the serial scale unplugged takes only its own device offline, and it comes back on the same port', async () => {
+    watch.clear();
+    await serial.stop();
+    await stateIs('default/scale-01', 'offline');
+    for (const id of ['default/tank-01', 'default/thermostat-01', 'default/ble-thermometer-01'])
+      expect(edge.mapperHost!.runtimes.get(id)!.state, id).toBe('online');
+    watch.clear();
+    // A fresh pty pair at the same path, as an adapter plugged back in: the driver reopens it.
+    await serial.start();
+    await stateIs('default/scale-01', 'online');
   }, 30_000);
 });

@@ -20,14 +20,16 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(device: SerialDevice): Promise<{ driver: SerialDriver; simulator: SerialSimulator }> {
+async function setUp(
+  device: SerialDevice,
+): Promise<{ driver: SerialDriver; simulator: SerialSimulator; serialName: string }> {
   const simulator = createSerialSimulator(device, { seed: 3 });
   const config = await simulator.start();
   cleanups.push(() => simulator.stop());
   const driver = new SerialDriver({ log: silentLogger });
   cleanups.push(() => driver.close());
   await driver.connect({ ...device.config, ...config, serialName: config.serialName as string });
-  return { driver, simulator };
+  return { driver, simulator, serialName: config.serialName as string };
 }
 
 function point(device: SerialDevice, name: string): Point<SerialVisitor> {
@@ -98,5 +100,15 @@ describe('SerialDriver over a pty pair', () => {
     await simulator.stop();
     await rejected;
     await expect.poll(() => driver.state(), { timeout: 3000 }).toBe('offline');
+  });
+
+  it('reopens the same path once the simulator is back, as an adapter plugged back in', async () => {
+    const scale = await sampleScale();
+    const { driver, simulator, serialName } = await setUp(scale);
+    await simulator.stop();
+    await expect.poll(() => driver.state(), { timeout: 3000 }).toBe('offline');
+    expect((await simulator.start()).serialName).toBe(serialName);
+    await driver.connect({ ...scale.config, serialName });
+    expect((await driver.read(point(scale, 'mode'))).value).toBe('GS');
   });
 });

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { ReadlineParser, SerialPort } from 'serialport';
 import type { ResolvedDevice, SerialConfig, SerialVisitor } from '../../device-models/index.js';
 import { type Logger, silentLogger } from '../../sdk/logger.js';
@@ -17,7 +18,10 @@ export interface SerialSimulatorOptions {
 }
 
 export interface SerialSimulator {
-  /** Starts serving; resolves to the config a client needs (a fresh pty pair on every start). */
+  /**
+   * Starts serving; resolves to the config a client needs. Without `path`, every start opens a fresh pty pair
+   * at the same paths as the first, so a client reconnects as to a device plugged back in.
+   */
   start(): Promise<Partial<SerialConfig>>;
   /** Stops streaming, closes the port and the pty pair; safe to call twice. */
   stop(): Promise<void>;
@@ -49,6 +53,8 @@ export function createSerialSimulator(
   let tick = 0;
   let port: SerialPort | undefined;
   let pty: PtyPair | undefined;
+  /** Where the pty links live, kept from the first start. */
+  let ptyDir: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -102,7 +108,8 @@ export function createSerialSimulator(
       let path = options.path;
       let peer = options.peer ?? options.path;
       if (!path) {
-        pty = await openPtyPair();
+        pty = await openPtyPair({ dir: ptyDir });
+        ptyDir = dirname(pty.a);
         path = pty.a;
         peer = pty.b;
       }

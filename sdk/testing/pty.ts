@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Two connected pseudo-terminals: bytes written to one end are read from the other. */
 export interface PtyPair {
-  /** Path of one end (a symlink to /dev/pts/N inside a private temporary directory). */
+  /** Path of one end (a symlink to /dev/pts/N inside the pair's directory). */
   a: string;
   /** Path of the other end. */
   b: string;
@@ -16,6 +16,12 @@ export interface PtyPair {
 export interface PtyPairOptions {
   /** The socat executable (default `socat` on PATH). */
   socat?: string;
+  /**
+   * The directory for the two links, created if missing and removed by close(); default a fresh private
+   * temporary one. Pass an earlier pair's directory to get a new pair at the same paths, as a USB adapter
+   * plugged back in reappears under the same name.
+   */
+  dir?: string;
 }
 
 const PTY_LINE = /PTY is (\S+)/;
@@ -27,7 +33,8 @@ const READY_LINE = /starting data transfer loop/;
  * ptys and has started relaying.
  */
 export async function openPtyPair(options: PtyPairOptions = {}): Promise<PtyPair> {
-  const dir = await mkdtemp(join(tmpdir(), 'edgetwin-pty-'));
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'edgetwin-pty-')));
+  if (options.dir) await mkdir(dir, { recursive: true, mode: 0o700 });
   const a = join(dir, 'a');
   const b = join(dir, 'b');
   const child = spawn(
