@@ -1,3 +1,4 @@
+import { benchKubePatch } from './kube-patch.js';
 import { benchModbusReads } from './modbus-reads.js';
 import { benchOpcua } from './opcua-reads.js';
 import { benchTwinUpdates } from './twin-updates.js';
@@ -8,4 +9,5 @@ console.log(`edgetwin bench (node ${process.version}, ${seconds}s per figure)`);
 for (const line of await benchModbusReads(seconds)) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
+for (const line of await benchKubePatch()) console.log(`  ${line}`);
 process.exit(0);

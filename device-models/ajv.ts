@@ -1,4 +1,4 @@
-import type { TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Ajv, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
@@ -69,12 +69,12 @@ ajv.addKeyword({
 
 const compiled = new WeakMap<TSchema, ValidateFunction>();
 
-/** The compiled validator for a schema, compiled once. */
-export function validatorFor(schema: TSchema): ValidateFunction {
+/** The compiled validator for a schema, compiled once; it narrows what it accepts to the schema's type. */
+export function validatorFor<T extends TSchema>(schema: T): ValidateFunction<Static<T>> {
   let fn = compiled.get(schema);
   if (!fn) {
     fn = ajv.compile(schema);
     compiled.set(schema, fn);
   }
-  return fn;
+  return fn as ValidateFunction<Static<T>>;
 }

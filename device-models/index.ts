@@ -6,6 +6,7 @@ export { ajv, validatorFor } from './ajv.js';
 export * from './crds.js';
 export * from './errors.js';
 export * from './eventbus.js';
+export * from './hub.js';
 export * from './protocols/ble.js';
 export {
   defineProtocol,

@@ -44,6 +44,29 @@ export const EdgeConfig = Closed({
     }),
     watch: Type.Boolean({ default: true, description: 'Re-read on change.' }),
   }),
+  cloud: Closed({
+    enabled: Type.Boolean({
+      default: false,
+      description: 'Connect to cloudcore (edgetwin join turns it on).',
+    }),
+    server: Type.String({
+      default: '127.0.0.1:10000',
+      description: "cloudcore's CloudHub, host:port (WebSocket over TLS, and the join API).",
+    }),
+    caFile: Type.String({ default: './data/certs/ca.crt', description: "cloudcore's CA (PEM)." }),
+    certFile: Type.String({ default: './data/certs/node.crt', description: 'This node (PEM).' }),
+    keyFile: Type.String({ default: './data/certs/node.key', description: "This node's key (PEM)." }),
+    keepaliveSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      default: 15,
+      description: 'The link is dropped after three of these without a ping from cloudcore.',
+    }),
+    reconnectMaxSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      default: 30,
+      description: 'Ceiling of the reconnect backoff.',
+    }),
+  }),
   mappers: Closed({
     inProcess: Type.Boolean({
       default: true,
@@ -65,6 +88,15 @@ export function edgeConfig(overrides: unknown = {}): EdgeConfig {
     },
     http: { host: '127.0.0.1', port: 10350 },
     devices: { dirs: ['./devices'], watch: true },
+    cloud: {
+      enabled: false,
+      server: '127.0.0.1:10000',
+      caFile: './data/certs/ca.crt',
+      certFile: './data/certs/node.crt',
+      keyFile: './data/certs/node.key',
+      keepaliveSeconds: 15,
+      reconnectMaxSeconds: 30,
+    },
     mappers: { inProcess: true },
   };
   const merged = merge(defaults, overrides) as EdgeConfig;

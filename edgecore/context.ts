@@ -15,4 +15,13 @@ export interface EdgeContext {
   metrics: EdgeMetrics;
   /** The devices this node runs, by id, kept current by the metadata module. */
   devices: Map<string, ResolvedDevice>;
+  /** The link to cloudcore, when this node has joined one (EdgeHub). */
+  cloud?: CloudLink;
+}
+
+/** What the twin module tells the cloud link. */
+export interface CloudLink {
+  /** A cloud-bound sync was committed to the outbox. */
+  notifyOutbox(): void;
+  notifyState(id: string, state: string, lastOnlineTime?: string): void;
 }

@@ -14,8 +14,10 @@ import {
 } from '../sdk/index.js';
 import { TwinStore } from '../twin/store.js';
 import { BusGroup } from './bus-group.js';
+import { CloudMetadata } from './cloud-metadata.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
+import { EdgeHub } from './edgehub.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
 import { EdgeMetrics } from './metrics.js';
@@ -27,6 +29,8 @@ export interface EdgeCoreOptions {
   loadMapper?: MapperLoader;
   /** Adjusts each device before it runs (the demo points devices at their simulators). */
   adjustDevice?: (device: ResolvedDevice) => ResolvedDevice;
+  /** Cloud link tuning (tests shorten it): how long an unacknowledged report waits before it is resent, ms. */
+  cloudLink?: { resendMs?: number };
 }
 
 /**
@@ -46,6 +50,8 @@ export class EdgeCore {
   private twin?: TwinModule;
   private host?: MapperHost;
   private metadata?: DirectoryMetadata;
+  private cloudMetadata?: CloudMetadata;
+  private hub?: EdgeHub;
   private http?: HttpApi;
   private readonly devices = new Map<string, ResolvedDevice>();
   private readonly log: Logger;
@@ -61,6 +67,11 @@ export class EdgeCore {
 
   get twinModule(): TwinModule | undefined {
     return this.twin;
+  }
+
+  /** The link to cloudcore, when `cloud.enabled`. */
+  get edgeHub(): EdgeHub | undefined {
+    return this.hub;
   }
 
   async start(): Promise<void> {
@@ -105,6 +116,7 @@ export class EdgeCore {
         runtime.on('readFailed', () => this.metrics.mapperErrors.inc({ device: runtime.id }));
         runtime.on('writeFailed', () => this.metrics.mapperErrors.inc({ device: runtime.id }));
       });
+      if (config.cloud.enabled) await this.startCloudLink(ctx, log);
       this.metadata = new DirectoryMetadata(
         config.devices.dirs,
         config.nodeName,
@@ -122,6 +134,50 @@ export class EdgeCore {
       await this.stop();
       throw error;
     }
+  }
+
+  /** Devices the cloud sent before run at once from SQLite (edge autonomy); then the link is opened. */
+  private async startCloudLink(ctx: EdgeContext, log: Logger): Promise<void> {
+    const { config } = this.options;
+    this.cloudMetadata = new CloudMetadata({
+      store: ctx.store,
+      log: log.child({ module: 'edgecore:cloud-metadata' }),
+      nodeName: config.nodeName,
+      onChange: (change) => this.apply(change),
+      syncDesired: (id, desired, cloudVersion) => this.syncDesired(id, desired, cloudVersion),
+    });
+    this.hub = new EdgeHub({
+      config,
+      store: ctx.store,
+      log: log.child({ module: 'edgecore:edgehub' }),
+      metadata: this.cloudMetadata,
+      ...this.options.cloudLink,
+    });
+    ctx.cloud = this.hub;
+    await this.cloudMetadata.start();
+    this.hub.start();
+  }
+
+  /** A desired value changed in the cloud: a cloud sync based on this twin's own edge version. */
+  private async syncDesired(
+    id: string,
+    desired: Record<string, string>,
+    cloudVersion: number,
+  ): Promise<void> {
+    const twins = this.twin!.twins(id) ?? {};
+    const update = Object.fromEntries(
+      Object.entries(desired).map(([name, value]) => [
+        name,
+        {
+          expected: { value },
+          expected_version: { cloud: cloudVersion, edge: twins[name]?.expected_version?.edge ?? 0 },
+        },
+      ]),
+    );
+    const outcome = await this.twin!.update(id, update, 'cloud');
+    if (!outcome.ok) throw new Error(`desired values of ${id} refused: ${outcome.reason}`);
+    if (outcome.rejected.length > 0)
+      this.log.warn({ device: id, properties: outcome.rejected }, 'the edge holds newer desired values');
   }
 
   private credentials() {
@@ -176,6 +232,7 @@ export class EdgeCore {
     if (this.stopped) return;
     this.stopped = true;
     await this.metadata?.stop();
+    await this.hub?.stop();
     await this.http?.close();
     await this.host?.stop();
     await this.twin?.stop();

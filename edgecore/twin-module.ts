@@ -137,8 +137,11 @@ export class TwinModule {
       const changedTwins = Object.fromEntries(
         Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
       );
+      // Beyond KubeEdge, a cloud sync the edge took goes back too: the cloud shows it as observedDesired.
+      const sync = source === 'cloud' ? { ...changedTwins, ...applied.sync } : applied.sync;
       try {
-        await this.ctx.store.write(id, changedTwins, applied.sync);
+        await this.ctx.store.write(id, changedTwins, sync);
+        if (Object.keys(sync).length > 0) this.ctx.cloud?.notifyOutbox();
       } catch (error) {
         // Not stored, so not acknowledged: undo it unless a later update has been applied on top.
         if (this.cache.get(id) === applied.twins) this.cache.set(id, previous);
@@ -224,6 +227,7 @@ export class TwinModule {
     const lastOnlineTime =
       state === 'online' ? new Date().toISOString() : (this.ctx.store.device(id)?.lastOnline ?? '');
     await this.ctx.store.setState(id, state, lastOnlineTime);
+    this.ctx.cloud?.notifyState(id, state, lastOnlineTime || undefined);
     this.ctx.metrics.setState(id, state);
     await this.ctx.bus.publish(topics.stateUpdateResult(id), {
       ...stamp,

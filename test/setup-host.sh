@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the tests need from the host, installed once (idempotent). `npm test` runs this first.
-# Debian packages: socat (real pty pairs for serial and Modbus RTU tests).
+# Debian packages: socat (real pty pairs for serial and Modbus RTU tests); etcd-server and, to build
+# kube-apiserver + kubectl from Debian's kubernetes source once (cached in ~/.cache/edgetwin), golang-go & co.
 set -euo pipefail
 
 need_packages=()
@@ -19,3 +20,6 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     }
   done
 fi
+
+# A real Kubernetes API server for test/k8s: built once, a no-op when cached.
+bash "$(dirname "$0")/k8s/cluster.sh" build >/dev/null

@@ -67,6 +67,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `);
   },
+  // 3: the objects cloudcore sent (a Device with its DeviceModel, as JSON), so that edgecore runs them
+  // again after a restart with the cloud out of reach (edge autonomy), and drops an older resourceVersion.
+  (db) => {
+    db.exec(`
+      CREATE TABLE cloud_object (
+        key TEXT PRIMARY KEY NOT NULL,
+        resource_version TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+    `);
+  },
 ];
 
 /** The schema version this code writes. */

@@ -23,6 +23,12 @@ export interface OutboxSqlRow {
   created_at: number;
 }
 
+export interface CloudObjectSqlRow {
+  key: string;
+  resource_version: string;
+  body: string;
+}
+
 const SQL = {
   device: `SELECT ${DEVICE_COLUMNS} FROM device WHERE id = ?`,
   devices: `SELECT ${DEVICE_COLUMNS} FROM device ORDER BY id`,
@@ -55,6 +61,11 @@ const SQL = {
   outbox: 'SELECT seq, device_id, property, payload, created_at FROM outbox ORDER BY seq LIMIT ?',
   ackOutbox: 'DELETE FROM outbox WHERE seq = ?',
   outboxDepth: 'SELECT count(*) FROM outbox',
+  cloudObjects: 'SELECT key, resource_version, body FROM cloud_object ORDER BY key',
+  putCloudObject: `
+    INSERT INTO cloud_object (key, resource_version, body) VALUES (?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, body = excluded.body`,
+  removeCloudObject: 'DELETE FROM cloud_object WHERE key = ?',
 };
 
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };

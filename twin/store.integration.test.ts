@@ -330,7 +330,11 @@ describe('file', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     expect(() => TwinStore.open(file)).toThrow(TwinStoreSchemaError);
-    expect(() => TwinStore.open(file)).toThrow(/schema version 3, newer than this edgetwin knows \(2\)/);
+    expect(() => TwinStore.open(file)).toThrow(
+      new RegExp(
+        `schema version ${SCHEMA_VERSION + 1}, newer than this edgetwin knows \\(${SCHEMA_VERSION}\\)`,
+      ),
+    );
     expect(peek('PRAGMA user_version')).toEqual([{ user_version: SCHEMA_VERSION + 1 }]);
   });
 
@@ -344,6 +348,19 @@ describe('file', () => {
     expect(store.twins(ID)).toEqual({ t: full });
     expect(store.device(ID)).toMatchObject({ state: 'online', lastOnline: 'now' });
     expect(store.outbox()).toEqual([expect.objectContaining({ deviceId: ID, property: 't', payload: full })]);
+  });
+
+  it('keeps the objects cloudcore sent, one per key, across a reopen', () => {
+    const device = { device: { metadata: { name: 'm' } }, model: { metadata: { name: 'mm' } } };
+    store.putCloudObject({ key: 'default/m', resourceVersion: '10', body: device });
+    store.putCloudObject({ key: 'default/m', resourceVersion: '12', body: { ...device, extra: 1 } });
+    store.putCloudObject({ key: 'default/gone', resourceVersion: '3', body: device });
+    store.removeCloudObject('default/gone');
+    store.close();
+    store = TwinStore.open(file);
+    expect(store.cloudObjects()).toEqual([
+      { key: 'default/m', resourceVersion: '12', body: { ...device, extra: 1 } },
+    ]);
   });
 
   it('works in memory', async () => {

@@ -5,7 +5,13 @@ import { TwinStoreUnknownDevice } from './store-errors.js';
 import { GroupCommit } from './store-group-commit.js';
 import { migrate } from './store-migrations.js';
 import { type AttrRow, attrToRow, rowToAttr, rowToTwin, type TwinRow, twinToRow } from './store-rows.js';
-import { type DeviceSqlRow, type OutboxSqlRow, type Statements, statements } from './store-statements.js';
+import {
+  type CloudObjectSqlRow,
+  type DeviceSqlRow,
+  type OutboxSqlRow,
+  type Statements,
+  statements,
+} from './store-statements.js';
 import type { DeviceTwins } from './types.js';
 
 export interface DeviceRow {
@@ -27,6 +33,13 @@ export interface OutboxRecord {
   payload: MsgTwin | null;
   /** ms since the epoch, when the write that queued it was made. */
   createdAt: number;
+}
+
+/** An object cloudcore sent: `key` is `{namespace}/{name}`, `body` the JSON it came as. */
+export interface CloudObject {
+  key: string;
+  resourceVersion: string;
+  body: unknown;
 }
 
 export interface TwinStoreOptions {
@@ -226,6 +239,26 @@ export class TwinStore {
 
   outboxDepth(): number {
     return this.sql.outboxDepth.get() as number;
+  }
+
+  /** The objects cloudcore sent, as they were stored (cloud-objects: edge autonomy after a restart). */
+  cloudObjects(): CloudObject[] {
+    return (this.sql.cloudObjects.all() as CloudObjectSqlRow[]).map((row) => ({
+      key: row.key,
+      resourceVersion: row.resource_version,
+      body: JSON.parse(row.body) as unknown,
+    }));
+  }
+
+  /** Stores (or replaces) a cloud object; committed when this returns. */
+  putCloudObject(object: CloudObject): void {
+    this.queue.flush();
+    this.sql.putCloudObject.run(object.key, object.resourceVersion, JSON.stringify(object.body));
+  }
+
+  removeCloudObject(key: string): void {
+    this.queue.flush();
+    this.sql.removeCloudObject.run(key);
   }
 
   /** Commits the queued writes, then closes the database. Safe twice. */

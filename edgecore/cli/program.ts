@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerCloud } from './cloud-command.js';
 import { registerCrds } from './crds-command.js';
 import { registerEdge } from './edge-command.js';
+import { registerJoin, registerToken } from './join-command.js';
 import { registerMapper } from './mapper-command.js';
 import type { Output } from './output.js';
 import { registerSim } from './sim-command.js';
@@ -26,6 +28,9 @@ export function createProgram(out: Output): { program: Command; run(argv: string
   registerMapper(program, out, setExit);
   registerSim(program, out, setExit);
   registerEdge(program, out, setExit);
+  registerToken(program, out, setExit);
+  registerJoin(program, out, setExit);
+  registerCloud(program, out, setExit);
   return {
     program,
     async run(argv: string[]) {

@@ -1,0 +1,282 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { parseAllDocuments } from 'yaml';
+import {
+  type HubMessage,
+  hubMessage,
+  hubResources,
+  loadSampleDevice,
+  type ModbusConfig,
+  type ModbusVisitor,
+  type MsgTwinMap,
+  samplesDir,
+} from '../device-models/index.js';
+import { loadEdgeConfig } from '../edgecore/config.js';
+import { EdgeCore } from '../edgecore/edgecore.js';
+import { joinCloud } from '../edgecore/join.js';
+import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
+import { CloudHub } from './cloudhub.js';
+import type { NodeObject } from './node-session.js';
+import { CloudPki } from './pki.js';
+
+/**
+ * The edge link end to end without Kubernetes: a real CloudHub (TLS, client certificates, WebSocket), a node
+ * joined with a real token, and a real edgecore running the Modbus thermostat against its simulator. The
+ * cloud side's handlers (what the DeviceController and StatusWriter do with Kubernetes) are the seam: a map.
+ */
+
+const KEY = 'default/thermostat-01';
+
+async function sampleObjects(resourceVersion: string, desiredSetpoint?: string): Promise<NodeObject> {
+  const text = await readFile(join(samplesDir(), 'modbus-tcp-thermostat.yaml'), 'utf8');
+  const [model, device] = parseAllDocuments(text).map((d) => d.toJS()) as [
+    Record<string, unknown>,
+    { spec: { nodeName: string; properties: { name: string; desired?: { value: string } }[] } },
+  ];
+  device.spec.nodeName = 'node-a';
+  if (desiredSetpoint)
+    device.spec.properties.find((p) => p.name === 'setpoint')!.desired = { value: desiredSetpoint };
+  return { key: KEY, resourceVersion, content: { device, model } };
+}
+
+/** An in-memory cloud: the objects per node, and what the edge reported. */
+function memoryCloud() {
+  const objects = new Map<string, NodeObject & { node: string }>();
+  const reported = new Map<string, MsgTwinMap>();
+  const states = new Map<string, string>();
+  return {
+    objects,
+    reported,
+    states,
+    handlers: {
+      devicesOf: (node: string) => [...objects.values()].filter((o) => o.node === node),
+      nodeOf: (key: string) => objects.get(key)?.node,
+      async twins(key: string, twins: MsgTwinMap) {
+        reported.set(key, { ...reported.get(key), ...twins });
+      },
+      async state(key: string, state: { state: string }) {
+        states.set(key, state.state);
+      },
+    },
+  };
+}
+
+async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('CloudHub ↔ EdgeHub', () => {
+  let dir: string;
+  let pki: CloudPki;
+  let hub: CloudHub;
+  let proxy: TcpProxy;
+  let simulator: ModbusSimulator;
+  let simulatorPort: number;
+  const cloud = memoryCloud();
+  const edges: EdgeCore[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cloudhub-'));
+    pki = await CloudPki.open(join(dir, 'pki'));
+    hub = new CloudHub({
+      pki,
+      log: (await import('../sdk/index.js')).silentLogger,
+      handlers: cloud.handlers,
+      host: '127.0.0.1',
+      port: 0,
+      keepaliveMs: 500,
+      resendMs: 300,
+    });
+    await hub.start();
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(hub.url.split(':')[1]) });
+    const device = await loadSampleDevice<ModbusConfig, ModbusVisitor>('thermostat-01');
+    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
+    simulatorPort = (await simulator.start()).port!;
+    const object = await sampleObjects('100');
+    cloud.objects.set(KEY, { ...object, node: 'node-a' });
+  });
+  afterAll(async () => {
+    for (const edge of edges) await edge.stop();
+    await proxy.close();
+    await hub.stop();
+    await simulator.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Joins `node` with a token: its certificate and edge.yaml. */
+  async function joinNode(node: string) {
+    const nodeDir = join(dir, node);
+    const configFile = join(nodeDir, 'edge.yaml');
+    await joinCloud({
+      cloud: hub.url,
+      token: await pki.issueToken(600),
+      nodeName: node,
+      dataDir: nodeDir,
+      configFile,
+    });
+    return loadEdgeConfig(configFile);
+  }
+
+  /** Joins `node` and starts its edgecore, dialling the hub through the proxy. */
+  async function startEdge(node: string, cloudAddress = proxy.address) {
+    const joined = await joinNode(node);
+    const edge = new EdgeCore({
+      config: {
+        ...joined,
+        eventBus: { ...joined.eventBus, internal: { ...joined.eventBus.internal, port: 0 } },
+        http: { host: '127.0.0.1', port: 0 },
+        devices: { dirs: [], watch: false },
+        cloud: { ...joined.cloud, server: cloudAddress, keepaliveSeconds: 0.5, reconnectMaxSeconds: 0.5 },
+      },
+      adjustDevice: (d) => ({ ...d, config: { ...d.config, port: simulatorPort } }),
+      cloudLink: { resendMs: 300 },
+      log: process.env.TEST_LOG
+        ? (await import('../edgecore/cli/log.js')).createCliLogger('debug')
+        : undefined,
+    });
+    await edge.start();
+    edges.push(edge);
+    return edge;
+  }
+
+  it('sends a joined node its device, which runs at the edge and reports back to the cloud', async () => {
+    const edge = await startEdge('node-a');
+    await until(() => edge.twinModule?.twins(KEY), 'the device at the edge');
+    const reported = await until(
+      () => cloud.reported.get(KEY)?.temperature?.actual?.value,
+      'a reported temperature',
+    );
+    expect(Number(reported)).toBeGreaterThan(-40);
+    await until(() => cloud.states.get(KEY) === 'online', 'the device online in the cloud');
+  });
+
+  it('carries a desired value changed in the cloud to the register, and the reported value back', async () => {
+    const object = await sampleObjects('101', '24');
+    cloud.objects.set(KEY, { ...object, node: 'node-a' });
+    hub.upsert('node-a', object);
+    await until(() => simulator.written('setpoint') === 24, 'the setpoint register written with 24');
+    await until(
+      () => cloud.reported.get(KEY)?.setpoint?.actual?.value === '24' && cloud.reported.get(KEY)?.setpoint,
+      'setpoint 24 reported',
+    );
+    expect(cloud.reported.get(KEY)?.setpoint?.expected?.value).toBe('24');
+  });
+
+  it('drops an object older than the one the edge holds', async () => {
+    const old = await sampleObjects('99', '30');
+    hub.upsert('node-a', old);
+    await until(() => hub.nodes.includes('node-a'), 'connected');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(simulator.get('setpoint')).toBe(24);
+    expect(edges[0]!.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('24');
+  });
+
+  it('keeps a desired value set at the edge until the cloud changes that property', async () => {
+    const edge = edges[0]!;
+    await edge.twinModule!.setDesired(KEY, 'setpoint', '26');
+    await until(() => simulator.written('setpoint') === 26, 'the register written with 26');
+    const relabelled = await sampleObjects('102', '24');
+    (relabelled.content.device as { metadata: { labels: Record<string, string> } }).metadata.labels = {
+      site: 'b',
+    };
+    hub.upsert('node-a', relabelled);
+    await until(() => hub.unacknowledged('node-a') === 0, 'the edge stored resourceVersion 102');
+    expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('26');
+    hub.upsert('node-a', await sampleObjects('103', '25'));
+    await until(() => simulator.written('setpoint') === 25, 'the register written with 25');
+    expect(edge.twinModule?.twins(KEY)?.setpoint?.expected_version?.cloud).toBe(103);
+  });
+
+  it('refuses an invalid device from the cloud without storing or running it', async () => {
+    const bad = await sampleObjects('104');
+    const device = bad.content.device as {
+      metadata: { name: string };
+      spec: { properties: { name: string }[] };
+    };
+    device.metadata.name = 'broken-01';
+    device.spec.properties[0]!.name = 'no-such-property';
+    hub.upsert('node-a', { ...bad, key: 'default/broken-01' });
+    await until(() => hub.unacknowledged('node-a') === 0, 'the edge answered');
+    expect(edges[0]!.twinModule?.twins('default/broken-01')).toBeUndefined();
+    expect(edges[0]!.twinModule?.twins(KEY)?.temperature).toBeDefined();
+  });
+
+  it('loses no report while the link is cut: the last value per property arrives after reconnect', async () => {
+    const edge = edges[0]!;
+    proxy.cut();
+    await until(() => !edge.edgeHub?.connected, 'the link down');
+    simulator.set('temperature', 30.5);
+    await until(
+      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '30.5',
+      'the edge saw 30.5',
+    );
+    expect(cloud.reported.get(KEY)?.temperature?.actual?.value).not.toBe('30.5');
+    proxy.restore();
+    await until(() => cloud.reported.get(KEY)?.temperature?.actual?.value === '30.5', 'the cloud got 30.5');
+  });
+
+  it('keeps running its devices from SQLite when it restarts with the cloud unreachable', async () => {
+    const first = edges.shift()!;
+    await first.stop();
+    proxy.cut();
+    const edge = await startEdge('node-a');
+    expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('25');
+    simulator.set('temperature', 31.5);
+    await until(
+      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '31.5',
+      'the edge polls offline',
+    );
+    proxy.restore();
+    await until(() => cloud.reported.get(KEY)?.temperature?.actual?.value === '31.5', 'the cloud got 31.5');
+  });
+
+  it("refuses a node that reports, or asks for, another node's device", async () => {
+    await joinNode('node-b');
+    const certs = join(dir, 'node-b', 'certs');
+    const ws = new WebSocket(`wss://${hub.url}/edge`, {
+      ca: await readFile(join(certs, 'ca.crt')),
+      cert: await readFile(join(certs, 'node.crt')),
+      key: await readFile(join(certs, 'node.key')),
+    });
+    const responses: HubMessage[] = [];
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as HubMessage;
+      if (message.route.operation === 'response') responses.push(message);
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const attempts = [
+      hubMessage('edgehub', 'update', hubResources.twin('node-b', KEY), {
+        twin: { setpoint: { actual: { value: '5' } } },
+      }),
+      hubMessage('edgehub', 'update', hubResources.twin('node-a', KEY), {
+        twin: { setpoint: { actual: { value: '5' } } },
+      }),
+      hubMessage('edgehub', 'query', hubResources.device('node-b', KEY), {}),
+      hubMessage('edgehub', 'update', hubResources.state('node-b', KEY), { state: 'offline' }),
+    ];
+    for (const attempt of attempts) ws.send(JSON.stringify(attempt));
+    await until(() => responses.length >= attempts.length, 'every attempt answered');
+    expect(responses.map((r) => (r.content as { code: number }).code)).toEqual([403, 403, 403, 403]);
+    expect(cloud.reported.get(KEY)?.setpoint?.actual?.value).not.toBe('5');
+    ws.terminate();
+  });
+
+  it('refuses a connection without a node certificate', async () => {
+    const ws = new WebSocket(`wss://${hub.url}/edge`, { ca: pki.caPem });
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => resolve(-1));
+    });
+    expect([401, -1]).toContain(status);
+  });
+});

@@ -1,0 +1,150 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../sdk/index.js';
+import { joinApi } from './join-api.js';
+import { type CloudHubHandlers, type NodeObject, NodeSession } from './node-session.js';
+import { type CloudPki, nodeNameOf } from './pki.js';
+
+export interface CloudHubOptions {
+  pki: CloudPki;
+  log: Logger;
+  handlers: CloudHubHandlers;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The hub pings every node this often, and drops a node that has not answered the previous ping. */
+  keepaliveMs: number;
+  resendMs: number;
+  /** Largest frame accepted from an edge, in bytes. */
+  maxMessageBytes?: number;
+}
+
+/** The WebSocket path edge nodes connect to. */
+export const EDGE_PATH = '/edge';
+
+/**
+ * cloudcore's end of the edge link (DESIGN.md §6): one HTTPS server for the join API (`GET /ca.crt`,
+ * `POST /edge.crt`) and for the WebSocket edge nodes keep open. A node proves who it is with a client
+ * certificate signed by the cloud's CA (its CN is the node name); a second connection of the same node
+ * replaces the first. On connect the node gets its full state; after that, each change.
+ */
+export class CloudHub {
+  url = '';
+  private server?: Server;
+  private wss?: WebSocketServer;
+  private readonly sessions = new Map<string, NodeSession>();
+  private keepalive?: NodeJS.Timeout;
+  private readonly alive = new WeakSet<object>();
+
+  constructor(private readonly options: CloudHubOptions) {}
+
+  /** Nodes connected now. */
+  get nodes(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  async start(): Promise<void> {
+    const { pki, log } = this.options;
+    const join = joinApi(pki);
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes ?? 4 << 20 });
+    this.server = createServer(
+      {
+        cert: pki.serverCertPem,
+        key: pki.serverKeyPem,
+        ca: pki.caPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => {
+        if (!join(req, res)) res.writeHead(404).end();
+      },
+    );
+    this.server.on('upgrade', (req, socket, head) => {
+      const tls = socket as TLSSocket;
+      const node = tls.authorized ? nodeNameOf(tls.getPeerCertificate()) : undefined;
+      if (req.url !== EDGE_PATH || !node) {
+        log.warn(
+          { path: req.url, reason: tls.authorizationError ?? 'no node name' },
+          'edge connection refused: no valid node certificate',
+        );
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(node, ws));
+    });
+    this.server.on('tlsClientError', (error) => log.debug({ err: error.message }, 'TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${port}`;
+    this.keepalive = setInterval(() => this.ping(), this.options.keepaliveMs);
+    log.info({ url: this.url }, 'cloudhub listening');
+  }
+
+  /** The DeviceSink side: a device to (re)send to its node, if connected (otherwise it gets it on connect). */
+  upsert(node: string, object: NodeObject): void {
+    this.sessions.get(node)?.upsert(object);
+  }
+
+  remove(node: string, key: string, resourceVersion: string): void {
+    this.sessions.get(node)?.remove(key, resourceVersion);
+  }
+
+  /** Messages sent to `node` and not yet answered. */
+  unacknowledged(node: string): number {
+    return this.sessions.get(node)?.unacknowledged ?? 0;
+  }
+
+  /** Drops every connection (tests cut the link with this); nodes reconnect on their own. */
+  disconnectAll(): void {
+    for (const session of this.sessions.values()) session.close(1012, 'cloudhub restarting');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.keepalive);
+    for (const session of this.sessions.values()) session.close(1001, 'cloudhub stopping');
+    this.sessions.clear();
+    for (const ws of this.wss?.clients ?? []) ws.terminate();
+    this.wss?.close();
+    if (this.server?.listening) {
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    }
+  }
+
+  private accept(node: string, ws: import('ws').WebSocket): void {
+    const { log } = this.options;
+    this.sessions.get(node)?.close(4000, 'replaced by a newer connection');
+    const session = new NodeSession(node, ws, {
+      log: log.child({ node }),
+      handlers: this.options.handlers,
+      resendMs: this.options.resendMs,
+    });
+    this.sessions.set(node, session);
+    this.alive.add(ws);
+    ws.on('pong', () => this.alive.add(ws));
+    ws.on('error', (error) => log.debug({ node, err: error.message }, 'edge socket error'));
+    ws.on('close', () => {
+      session.dispose();
+      if (this.sessions.get(node) === session) this.sessions.delete(node);
+      log.info({ node }, 'edge node disconnected');
+    });
+    log.info({ node }, 'edge node connected');
+    session.sendFullState();
+  }
+
+  private ping(): void {
+    for (const ws of this.wss?.clients ?? []) {
+      if (!this.alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.delete(ws);
+      ws.ping();
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
+import { type Logger, silentLogger } from '../sdk/logger.js';
+import { type Cluster, type KubectlResult, startCluster } from '../test/k8s/cluster.js';
+import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
+import { DeviceController } from './device-controller.js';
+import { StatusWriter } from './status-writer.js';
+
+/**
+ * The StatusWriter against a real kube-apiserver (1.20) with the device CRDs; the Devices it reports for
+ * come from a real DeviceController. A TCP proxy in front of the API server cuts the link on demand.
+ */
+
+const crdDir = new URL('../device-models/crds/', import.meta.url).pathname;
+
+function ok(result: KubectlResult): string {
+  if (result.code !== 0) throw new Error(`kubectl exited ${result.code}: ${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+const twin = (actual?: string, expected?: string, ts = 1_700_000_000_000): MsgTwin => ({
+  ...(actual !== undefined ? { actual: { value: actual, metadata: { timestamp: ts } } } : {}),
+  ...(expected !== undefined ? { expected: { value: expected, metadata: { timestamp: ts } } } : {}),
+  metadata: { type: 'float' },
+});
+
+const device = (name: string) => ({
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'Device',
+  metadata: { name, namespace: 'default' },
+  spec: { deviceModelRef: { name: 'm' }, nodeName: 'node-a', protocol: { protocolName: 'modbus' } },
+});
+
+function recordingLogger() {
+  const warnings: { obj: object | string; msg?: string }[] = [];
+  const log: Logger = {
+    ...silentLogger,
+    warn: (obj, msg) => warnings.push({ obj, msg }),
+    child: () => log,
+  };
+  return { log, warnings };
+}
+
+describe('StatusWriter against a real kube-apiserver', () => {
+  let cluster: Cluster;
+  let kubeConfig: KubeConfig;
+  let controller: DeviceController;
+  const writers: StatusWriter[] = [];
+  const writer = (options: Partial<ConstructorParameters<typeof StatusWriter>[0]> = {}) => {
+    const w = new StatusWriter({
+      kubeConfig,
+      log: silentLogger,
+      intervalMs: 200,
+      target: 'DeviceStatus',
+      device: (key) => controller.device(key),
+      ...options,
+    });
+    writers.push(w);
+    return w;
+  };
+  const getJson = async (kind: string, name: string) =>
+    JSON.parse(ok(await cluster.kubectl(['get', kind, name, '-o', 'json'])));
+  const twinsOf = (object: { status?: { twins?: { propertyName: string }[] } }) =>
+    Object.fromEntries((object.status?.twins ?? []).map((t) => [t.propertyName, t]));
+
+  beforeAll(async () => {
+    cluster = await startCluster(); // a cold build of kube-apiserver takes minutes
+    const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
+    for (const file of files) ok(await cluster.kubectl(['apply', '-f', join(crdDir, file)]));
+    const names = files.map((f) => `crd/${f.replace(/\.yaml$/, '')}`);
+    ok(await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...names]));
+    const devices = ['s1', 's2', 's3', 's4', 'legacy'].map(device);
+    ok(
+      await cluster.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: devices }),
+      ),
+    );
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.kubeconfig);
+    controller = new DeviceController({ kubeConfig, log: silentLogger, sink: { upsert() {}, remove() {} } });
+    await controller.start();
+  }, 600_000);
+
+  afterAll(async () => {
+    await Promise.all(writers.map((w) => w.stop()));
+    await controller?.stop();
+    await cluster?.stop();
+  });
+
+  it('creates the DeviceStatus, owned by its Device, with the twins in status', async () => {
+    const w = writer();
+    await w.reportTwins('default/s1', {
+      temperature: twin('20.5'),
+      setpoint: twin('21', '22', 1_700_000_000_123),
+    });
+    const status = await getJson('devicestatus', 's1');
+    const owner = await getJson('device', 's1');
+    expect(status.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: 'devices.kubeedge.io/v1beta1',
+        kind: 'Device',
+        name: 's1',
+        uid: owner.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: false,
+      },
+    ]);
+    expect(status.status.twins).toEqual([
+      {
+        propertyName: 'temperature',
+        reported: { value: '20.5', metadata: { timestamp: '1700000000000', type: 'float' } },
+      },
+      {
+        propertyName: 'setpoint',
+        reported: { value: '21', metadata: { timestamp: '1700000000123', type: 'float' } },
+        observedDesired: { value: '22', metadata: { timestamp: '1700000000123', type: 'float' } },
+      },
+    ]);
+    expect(w.patches).toBe(1);
+  });
+
+  it('coalesces 50 rapid reports into one or two patches carrying every newest value', async () => {
+    const w = writer({ intervalMs: 500 });
+    const reports: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++)
+      reports.push(w.reportTwins('default/s2', { [`p${i % 5}`]: twin(String(i)) }));
+    reports.push(w.reportState('default/s2', 'online', '2026-01-01T00:00:00Z'));
+    await Promise.all(reports);
+    expect(w.patches).toBeGreaterThanOrEqual(1);
+    expect(w.patches).toBeLessThanOrEqual(2);
+    const status = await getJson('devicestatus', 's2');
+    const values = Object.fromEntries(
+      status.status.twins.map((t: { propertyName: string; reported: { value: string } }) => [
+        t.propertyName,
+        t.reported.value,
+      ]),
+    );
+    expect(values).toEqual({ p0: '45', p1: '46', p2: '47', p3: '48', p4: '49' });
+    expect(status.status).toMatchObject({ state: 'online', lastOnlineTime: '2026-01-01T00:00:00Z' });
+  });
+
+  it('removes the entry of a deleted twin (null or type deleted) and keeps the others', async () => {
+    const w = writer();
+    await w.reportTwins('default/s1', { humidity: twin('40') });
+    expect(Object.keys(twinsOf(await getJson('devicestatus', 's1'))).sort()).toEqual([
+      'humidity',
+      'setpoint',
+      'temperature',
+    ]);
+    await w.reportTwins('default/s1', { temperature: null, setpoint: { metadata: { type: 'deleted' } } });
+    const twins = twinsOf(await getJson('devicestatus', 's1'));
+    expect(Object.keys(twins)).toEqual(['humidity']);
+  });
+
+  it('replaces, not merges, a twin deleted and reported again before the patch', async () => {
+    const w = writer();
+    await w.reportTwins('default/s1', { mode: twin('1', '2') });
+    await Promise.all([
+      w.reportTwins('default/s1', { mode: null }),
+      w.reportTwins('default/s1', { mode: twin('3') }),
+    ]);
+    const mode = twinsOf(await getJson('devicestatus', 's1')).mode;
+    expect(mode).toEqual({ propertyName: 'mode', reported: { value: '3', metadata: expect.any(Object) } });
+    await w.reportTwins('default/s1', { mode: null });
+  });
+
+  it('writes state and lastOnlineTime', async () => {
+    const w = writer();
+    await w.reportState('default/s1', 'offline', '2026-11-23T10:00:00Z');
+    const status = await getJson('devicestatus', 's1');
+    expect(status.status).toMatchObject({ state: 'offline', lastOnlineTime: '2026-11-23T10:00:00Z' });
+    expect(Object.keys(twinsOf(status))).toEqual(['humidity']);
+  });
+
+  it("writes Device.status with target 'Device'", async () => {
+    const w = writer({ target: 'Device' });
+    await Promise.all([
+      w.reportTwins('default/legacy', { temperature: twin('19', '20') }),
+      w.reportState('default/legacy', 'online', '2026-11-23T11:00:00Z'),
+    ]);
+    const legacy = await getJson('device', 'legacy');
+    expect(legacy.status).toMatchObject({ state: 'online', lastOnlineTime: '2026-11-23T11:00:00Z' });
+    expect(twinsOf(legacy).temperature).toMatchObject({
+      reported: { value: '19' },
+      observedDesired: { value: '20' },
+    });
+    expect(legacy.spec.nodeName).toBe('node-a');
+    expect(ok(await cluster.kubectl(['get', 'devicestatus', 'legacy', '--ignore-not-found']))).toBe('');
+  });
+
+  it('skips bad input without throwing, and refuses an unknown device', async () => {
+    const w = writer();
+    await expect(w.reportTwins('default/s4', { empty: {} } as MsgTwinMap)).resolves.toBeUndefined();
+    await expect(w.reportTwins('default/s4', null as unknown as MsgTwinMap)).resolves.toBeUndefined();
+    await expect(w.reportState('default/s4', '')).resolves.toBeUndefined();
+    await expect(w.reportTwins('not-a-key', { a: twin('1') })).rejects.toThrow(/not a device key/);
+    await expect(w.reportTwins('default/no-such-device', { a: twin('1') })).rejects.toThrow(/no Device/);
+    expect(w.patches).toBe(0);
+  });
+
+  it('flushes what is pending on stop, then refuses more', async () => {
+    const w = writer({ intervalMs: 600_000 });
+    const report = w.reportTwins('default/s4', { level: twin('7') });
+    await w.stop();
+    await report;
+    expect(twinsOf(await getJson('devicestatus', 's4')).level).toMatchObject({ reported: { value: '7' } });
+    await expect(w.reportTwins('default/s4', { level: twin('8') })).rejects.toThrow(/stopped/);
+  });
+
+  describe('when the API server cannot be reached', () => {
+    let proxy: TcpProxy;
+    beforeAll(async () => {
+      proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.server).port) });
+    });
+    afterAll(() => proxy?.close());
+
+    it('rejects the patch, logs it with the key, and carries its values in the next patch', async () => {
+      const proxied = new KubeConfig();
+      proxied.loadFromString(
+        readFileSync(cluster.kubeconfig, 'utf8').replace(cluster.server, `https://${proxy.address}`),
+      );
+      const { log, warnings } = recordingLogger();
+      const w = writer({ kubeConfig: proxied, log, intervalMs: 50 });
+      await w.reportTwins('default/s3', { a: twin('1') });
+      proxy.cut();
+      await expect(w.reportTwins('default/s3', { b: twin('2') })).rejects.toThrow();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.obj).toMatchObject({ key: 'default/s3' });
+      proxy.restore();
+      await w.reportTwins('default/s3', { c: twin('3') });
+      const twins = twinsOf(await getJson('devicestatus', 's3'));
+      expect(Object.keys(twins)).toEqual(['a', 'b', 'c']);
+      expect(w.patches).toBe(2);
+    });
+  });
+});

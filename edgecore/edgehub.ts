@@ -1,0 +1,302 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { WebSocket } from 'ws';
+import {
+  HubDevice,
+  HubMembership,
+  HubMessage,
+  type HubResponse,
+  type HubState,
+  hubMessage,
+  hubResources,
+  type MsgTwinMap,
+  parseHubResource,
+  validatorFor,
+} from '../device-models/index.js';
+import { backoffDelay, type Logger } from '../sdk/index.js';
+import type { TwinStore } from '../twin/store.js';
+import type { CloudMetadata } from './cloud-metadata.js';
+import type { EdgeConfig } from './config.js';
+
+export interface EdgeHubContext {
+  config: EdgeConfig;
+  store: TwinStore;
+  log: Logger;
+  metadata: CloudMetadata;
+  /** Unacknowledged reports are sent again after this long, ms (default 5 000). */
+  resendMs?: number;
+}
+
+const SOURCE = 'edgehub';
+const OUTBOX_BATCH = 1000;
+const isMessage = validatorFor(HubMessage);
+const isDevice = validatorFor(HubDevice);
+const isMembership = validatorFor(HubMembership);
+
+/**
+ * edgecore's end of the cloud link (DESIGN.md §6): a WebSocket over TLS to cloudcore's CloudHub with this
+ * node's certificate, reconnected with capped backoff, and dropped when the hub's pings stop.
+ * Cloud → edge: devices are applied and stored (CloudMetadata) before the 200 goes back.
+ * Edge → cloud: twin syncs come from the store's persistent outbox (coalesced per property, so a report
+ * made while disconnected, or before a restart, is sent once connected) and leave it only when the cloud
+ * answers 200 (in Kubernetes) or 4xx (never will be); device states are sent on change and all again on
+ * each connect. Emits `connected` and `disconnected`.
+ */
+export class EdgeHub extends EventEmitter {
+  private ws?: WebSocket;
+  private attempt = 0;
+  private reconnectTimer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
+  private resendTimer?: NodeJS.Timeout;
+  private stopped = false;
+  /** Outbox records in flight, by message id. */
+  private readonly inFlight = new Map<string, { seqs: number[]; sentAt: number }>();
+  /** Device states not yet acknowledged, by device id. */
+  private readonly states = new Map<string, { state: HubState; msgId?: string; sentAt: number }>();
+  private pumpQueued = false;
+
+  constructor(private readonly ctx: EdgeHubContext) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.terminate();
+      await closed;
+    }
+  }
+
+  /** The twin module queued a cloud-bound sync. */
+  notifyOutbox(): void {
+    if (this.pumpQueued || !this.connected) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** A device changed state. */
+  notifyState(id: string, state: string, lastOnlineTime?: string): void {
+    if (!this.ctx.metadata.has(id)) return;
+    this.states.set(id, { state: { state, ...(lastOnlineTime ? { lastOnlineTime } : {}) }, sentAt: 0 });
+    this.sendState(id);
+  }
+
+  private connect(): void {
+    const { cloud, nodeName } = this.ctx.config;
+    const log = this.ctx.log;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`wss://${cloud.server}/edge`, {
+        ca: readFileSync(cloud.caFile),
+        cert: readFileSync(cloud.certFile),
+        key: readFileSync(cloud.keyFile),
+        handshakeTimeout: 10_000,
+        maxPayload: 16 << 20,
+      });
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'cannot connect to cloudcore (run edgetwin join first?)');
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.on('open', () => {
+      this.attempt = 0;
+      log.info({ cloud: cloud.server, node: nodeName }, 'connected to cloudcore');
+      this.armWatchdog();
+      this.resendTimer = setInterval(() => this.resend(), Math.max(50, (this.ctx.resendMs ?? 5000) / 2));
+      this.onConnected();
+      this.emit('connected');
+    });
+    ws.on('ping', () => this.armWatchdog());
+    ws.on('message', (data) => {
+      this.armWatchdog();
+      void this.onMessage(data.toString());
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      log.error({ status: res.statusCode }, 'cloudcore refused this node (certificate?)');
+      ws.terminate();
+    });
+    ws.on('error', (error) => log.warn({ err: error.message }, 'cloud link error'));
+    ws.on('close', () => {
+      const wasOpen = this.watchdog !== undefined;
+      this.clearTimers();
+      if (this.ws === ws) this.ws = undefined;
+      if (wasOpen) this.emit('disconnected');
+      if (!this.stopped) this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    const delay = backoffDelay(this.attempt++, {
+      initialMs: 250,
+      maxMs: this.ctx.config.cloud.reconnectMaxSeconds * 1000,
+    });
+    this.ctx.log.debug({ delay }, 'reconnecting to cloudcore');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** No ping or message for three keepalive periods: the link is dead even if TCP does not know yet. */
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(
+      () => {
+        this.ctx.log.warn('no keepalive from cloudcore; reconnecting');
+        this.ws?.terminate();
+      },
+      3 * this.ctx.config.cloud.keepaliveSeconds * 1000,
+    );
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    clearInterval(this.resendTimer);
+    this.inFlight.clear();
+  }
+
+  private onConnected(): void {
+    for (const device of this.ctx.store.devices())
+      if (this.ctx.metadata.has(device.id) && device.state)
+        this.states.set(device.id, {
+          state: { state: device.state, ...(device.lastOnline ? { lastOnlineTime: device.lastOnline } : {}) },
+          sentAt: 0,
+        });
+    for (const id of this.states.keys()) this.sendState(id);
+    this.pump();
+  }
+
+  /** Sends the outbox, one message per device, when nothing of it is in flight. */
+  private pump(): void {
+    if (!this.connected || this.inFlight.size > 0) return;
+    const records = this.ctx.store.outbox(OUTBOX_BATCH);
+    const byDevice = new Map<string, { twin: MsgTwinMap; seqs: number[] }>();
+    const dropped: number[] = [];
+    for (const record of records) {
+      // Devices the cloud does not know (standalone YAML) have nowhere to go.
+      if (!this.ctx.metadata.has(record.deviceId)) {
+        dropped.push(record.seq);
+        continue;
+      }
+      const entry = byDevice.get(record.deviceId) ?? { twin: {}, seqs: [] };
+      entry.twin[record.property] = record.payload;
+      entry.seqs.push(record.seq);
+      byDevice.set(record.deviceId, entry);
+    }
+    if (dropped.length > 0) this.ctx.store.ackOutbox(dropped);
+    if (records.length > 0)
+      this.ctx.log.debug(
+        { records: records.length, devices: byDevice.size, dropped: dropped.length },
+        'outbox sent',
+      );
+    for (const [id, { twin, seqs }] of byDevice) {
+      const message = hubMessage(SOURCE, 'update', hubResources.twin(this.ctx.config.nodeName, id), { twin });
+      this.inFlight.set(message.header.msg_id, { seqs, sentAt: Date.now() });
+      this.send(message);
+    }
+    if (byDevice.size === 0 && records.length === OUTBOX_BATCH) this.notifyOutbox();
+  }
+
+  private sendState(id: string): void {
+    const entry = this.states.get(id);
+    if (!entry || !this.connected) return;
+    const resource = hubResources.state(this.ctx.config.nodeName, id);
+    const message = hubMessage(SOURCE, 'update', resource, entry.state);
+    entry.msgId = message.header.msg_id;
+    entry.sentAt = Date.now();
+    this.send(message);
+  }
+
+  private resend(): void {
+    const due = Date.now() - (this.ctx.resendMs ?? 5000);
+    if ([...this.inFlight.values()].some((f) => f.sentAt < due)) {
+      this.inFlight.clear();
+      this.pump();
+    }
+    for (const [id, entry] of this.states) if (entry.sentAt < due) this.sendState(id);
+  }
+
+  private send(message: HubMessage): void {
+    this.ws?.send(JSON.stringify(message));
+  }
+
+  private async onMessage(text: string): Promise<void> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.ctx.log.warn('malformed message from cloudcore: not JSON');
+      return;
+    }
+    if (!isMessage(message)) {
+      this.ctx.log.warn({ err: isMessage.errors?.[0]?.message }, 'malformed message from cloudcore');
+      return;
+    }
+    if (message.route.operation === 'response') return this.onResponse(message);
+    if (message.route.operation === 'keepalive') return;
+    const answer = await this.handle(message).catch(
+      (error: Error): HubResponse => ({ code: 500, reason: `not applied: ${error.message}` }),
+    );
+    if (answer.code >= 400)
+      this.ctx.log.warn({ resource: message.route.resource, ...answer }, 'cloud message refused');
+    this.send(
+      hubMessage(SOURCE, 'response', message.route.resource, answer, { parent: message.header.msg_id }),
+    );
+  }
+
+  private handle(message: HubMessage): Promise<HubResponse> {
+    const resource = parseHubResource(message.route.resource);
+    const { operation } = message.route;
+    const { metadata, config } = this.ctx;
+    if (!resource || resource.node !== config.nodeName)
+      return Promise.resolve({
+        code: 400,
+        reason: `route.resource: not for this node: ${message.route.resource}`,
+      });
+    if (resource.kind === 'membership' && operation === 'update') {
+      if (!isMembership(message.content))
+        return Promise.resolve({ code: 400, reason: `content: ${isMembership.errors?.[0]?.message}` });
+      return metadata.membership(message.content.devices.map((d) => d.key));
+    }
+    if (resource.kind === 'device' && (operation === 'insert' || operation === 'update')) {
+      if (!isDevice(message.content))
+        return Promise.resolve({ code: 400, reason: `content: ${isDevice.errors?.[0]?.message}` });
+      return metadata.upsert(resource.key, message.header.resourceversion ?? '0', message.content);
+    }
+    if (resource.kind === 'device' && operation === 'delete') return metadata.remove(resource.key);
+    return Promise.resolve({ code: 405, reason: `${operation} is not handled on ${message.route.resource}` });
+  }
+
+  private onResponse(message: HubMessage): void {
+    const parent = message.header.parent_msg_id ?? '';
+    const code = (message.content as { code?: number } | null)?.code ?? 0;
+    const done = code === 200 || (code >= 400 && code < 500);
+    if (code !== 200) this.ctx.log.warn({ response: message.content }, 'cloudcore did not take a report');
+    const flight = this.inFlight.get(parent);
+    if (flight) {
+      // Not done (the cloud could not write it yet): stays in flight, so it is sent again after resendMs.
+      if (!done) return;
+      this.ctx.store.ackOutbox(flight.seqs);
+      this.inFlight.delete(parent);
+      if (this.inFlight.size === 0) this.notifyOutbox();
+      return;
+    }
+    for (const [id, entry] of this.states) if (entry.msgId === parent && done) this.states.delete(id);
+  }
+}

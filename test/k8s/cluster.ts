@@ -1,0 +1,100 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A throwaway Kubernetes API server (etcd + kube-apiserver 1.20, no nodes) started by `cluster.sh`. */
+export interface Cluster {
+  /** Path of a kubeconfig for the cluster's admin (static token, group system:masters). */
+  kubeconfig: string;
+  /** The API server's URL, `https://127.0.0.1:<port>`. */
+  server: string;
+  /** The admin's bearer token. */
+  token: string;
+  /** Runs the cluster's own kubectl (1.20) against it; `input` is written to its stdin. Never rejects on a non-zero exit. */
+  kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /** Stops etcd and kube-apiserver and removes the state directory; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface KubectlResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+const script = new URL('./cluster.sh', import.meta.url).pathname;
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+function run(file: string, args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') reject(error);
+      else resolve({ stdout, stderr, code: error ? (error.code as number) : 0 });
+    });
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/**
+ * Builds (once, cached under ~/.cache/edgetwin) and starts a real kube-apiserver in a fresh temporary
+ * directory. A cold build takes a few minutes; give the calling hook a generous timeout.
+ */
+export async function startCluster(): Promise<Cluster> {
+  const build = await run('bash', [script, 'build']);
+  if (build.code !== 0) {
+    const reason =
+      build.stderr.trim().split('\n').slice(-10).join('\n') || `cluster.sh build exited ${build.code}`;
+    throw new Error(`kube-apiserver is not available: ${reason}`);
+  }
+  const bin = build.stdout.trim().split('\n').at(-1)!;
+  const kubectlPath = join(bin, 'kubectl');
+
+  const dir = await mkdtemp(join(tmpdir(), 'edgetwin-k8s-'));
+  // A test process that exits without stop() must not leave etcd and kube-apiserver behind.
+  const downOnExit = () => {
+    try {
+      execFileSync('bash', [script, 'down', dir], { stdio: 'ignore' });
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', downOnExit);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await run('bash', [script, 'down', dir]);
+      process.off('exit', downOnExit);
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+
+  const up = await run('bash', [script, 'up', dir]);
+  if (up.code !== 0) {
+    await stop().catch(() => {});
+    throw new Error(`kube-apiserver did not start (cluster.sh up exited ${up.code}):\n${up.stderr}`);
+  }
+  const kubeconfig = up.stdout.trim().split('\n').at(-1)!;
+  const kubectl = (args: string[], input?: string): Promise<KubectlResult> =>
+    run(kubectlPath, ['--kubeconfig', kubeconfig, ...args], input);
+  const view = async (path: string): Promise<string> => {
+    const result = await kubectl(['config', 'view', '--raw', '-o', `jsonpath={${path}}`]);
+    if (result.code !== 0) throw new Error(`kubectl config view failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  try {
+    const server = await view('.clusters[0].cluster.server');
+    const token = await view('.users[0].user.token');
+    return { kubeconfig, server, token, kubectl, stop };
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+}
