@@ -72,9 +72,10 @@ export class CloudMetadata {
     const resolved = this.resolve(key, content);
     if (!resolved.ok) return { code: 400, reason: resolved.reason };
     const { device } = resolved;
-    await this.ctx.onChange(
-      before ? { added: [], changed: [device], removed: [] } : { added: [device], changed: [], removed: [] },
-    );
+    // A Device that changed only in its desired values keeps running: the twin sync below writes them.
+    if (!before) await this.ctx.onChange({ added: [device], changed: [], removed: [] });
+    else if (!sameButDesired(before.device, device))
+      await this.ctx.onChange({ added: [], changed: [device], removed: [] });
     const desired: Record<string, string> = {};
     for (const property of device.properties) {
       if (property.desired === undefined) continue;
@@ -121,4 +122,11 @@ export class CloudMetadata {
       };
     return { ok: true, device };
   }
+}
+
+/** The same device and model, desired values aside. */
+function sameButDesired(a: ResolvedDevice, b: ResolvedDevice): boolean {
+  const running = (d: ResolvedDevice) =>
+    JSON.stringify([d.model.spec, d.device.spec.protocol, d.properties.map(({ desired: _, ...p }) => p)]);
+  return running(a) === running(b);
 }

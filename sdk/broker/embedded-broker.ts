@@ -51,6 +51,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
+    // Small packets, one at a time (a delta, then its result): Nagle's delay would hold each for tens of ms.
+    socket.setNoDelay(true);
     socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });

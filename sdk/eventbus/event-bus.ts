@@ -110,6 +110,8 @@ export class EventBus implements DeviceBus {
       if (!this.closed) this.log.warn({ url }, 'EventBus offline; reconnecting');
     });
     client.on('connect', () => {
+      // As the embedded broker does: no Nagle delay on small, latency-bound packets (a TCP or TLS socket).
+      (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
       if (this.everConnected) void this.restore();
       this.everConnected = true;
     });

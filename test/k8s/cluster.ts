@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,11 @@ export interface KubectlResult {
   code: number;
 }
 
-const script = new URL('./cluster.sh', import.meta.url).pathname;
+// Beside this file, or — when compiled into dist/test/k8s (the benchmarks) — in the sources.
+const script = [
+  new URL('./cluster.sh', import.meta.url).pathname,
+  new URL('../../../test/k8s/cluster.sh', import.meta.url).pathname,
+].find((path) => existsSync(path))!;
 
 interface Run {
   stdout: string;
