@@ -111,6 +111,12 @@ export class DeviceController {
     return entries;
   }
 
+  /** Lists and watches made so far by the Device and DeviceModel informers. */
+  get informers(): Record<'devices' | 'models', { lists: number; watches: number }> {
+    const counts = (i: Informer) => ({ lists: i.lists, watches: i.watches });
+    return { devices: counts(this.devices), models: counts(this.models) };
+  }
+
   device(key: string): Device | undefined {
     const [namespace = '', name = ''] = key.split('/');
     return this.devices.get(name, namespace) as Device | undefined;

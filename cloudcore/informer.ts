@@ -24,6 +24,8 @@ export class Informer {
   private listed = false;
   private firstError: unknown;
   private running = false;
+  /** Lists made (the first, then one per relist: after 410 Gone or an error). */
+  lists = 0;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -38,6 +40,7 @@ export class Informer {
     const list = async () => {
       const generation = this.watch.generation;
       const result = await api.listClusterCustomObject({ group: API_GROUP, version: 'v1beta1', plural });
+      this.lists++;
       if (generation !== this.watch.generation) throw new Error('stopped');
       this.listed = true;
       this.attempt = 0;
@@ -48,6 +51,11 @@ export class Informer {
     this.cache.on('update', (o) => changed(o, false));
     this.cache.on('delete', (o) => changed(o, true));
     this.cache.on('error', (error) => this.failed(error));
+  }
+
+  /** Watches opened (the first, then one each time the API server ends one). */
+  get watches(): number {
+    return this.watch.opened;
   }
 
   get size(): number {
@@ -106,6 +114,7 @@ type DoneCallback = Parameters<Watch['watch']>[3];
  */
 class StoppableWatch extends Watch {
   generation = 0;
+  opened = 0;
   private isOpen = false;
   private readonly busy = new Set<Promise<unknown>>();
 
@@ -142,6 +151,7 @@ class StoppableWatch extends Watch {
     const relay: DoneCallback = (err) => {
       if (current()) this.track(Promise.resolve(done(err) as unknown)).catch(() => {});
     };
+    this.opened++;
     return this.track(
       super
         .watch(path, params, (...event) => current() && callback(...event), relay)

@@ -6,6 +6,7 @@
 #   cluster.sh up <state-dir>   starts etcd + kube-apiserver with all state in <state-dir>, waits for /readyz,
 #                               writes <state-dir>/kubeconfig (static admin token, system:masters) and prints its path
 #   cluster.sh down <state-dir> stops both and removes their data. Idempotent.
+# up also writes <state-dir>/etcd-url; $EDGETWIN_APISERVER_ARGS adds kube-apiserver flags (word-split).
 # Cache root: $EDGETWIN_CACHE (default ~/.cache/edgetwin); binaries in <cache>/k8s-<source version>/bin.
 set -euo pipefail
 
@@ -244,6 +245,7 @@ cmd_up() {
     --log-level warn --logger zap \
     </dev/null >"$state/etcd.log" 2>&1 &
   echo $! >"$state/etcd.pid"
+  echo "$etcd_url" >"$state/etcd-url"
 
   mkdir -p "$state/certs"
   setsid "$bin/kube-apiserver" \
@@ -255,6 +257,7 @@ cmd_up() {
     --service-account-issuer https://kubernetes.default.svc \
     --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC \
     --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
+    ${EDGETWIN_APISERVER_ARGS:-} \
     </dev/null >"$state/kube-apiserver.log" 2>&1 &
   echo $! >"$state/kube-apiserver.pid"
 

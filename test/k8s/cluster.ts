@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,8 @@ export interface Cluster {
   server: string;
   /** The admin's bearer token. */
   token: string;
+  /** etcd's client URL (`http://127.0.0.1:<port>`), for tests that act on the storage (compaction). */
+  etcd: string;
   /** Runs the cluster's own kubectl (1.20) against it; `input` is written to its stdin. Never rejects on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
   /** Stops etcd and kube-apiserver and removes the state directory; safe to call twice. */
@@ -36,9 +38,9 @@ interface Run {
   code: number;
 }
 
-function run(file: string, args: string[], input?: string): Promise<Run> {
+function run(file: string, args: string[], input?: string, env = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') reject(error);
       else resolve({ stdout, stderr, code: error ? (error.code as number) : 0 });
     });
@@ -51,7 +53,7 @@ function run(file: string, args: string[], input?: string): Promise<Run> {
  * Builds (once, cached under ~/.cache/edgetwin) and starts a real kube-apiserver in a fresh temporary
  * directory. A cold build takes a few minutes; give the calling hook a generous timeout.
  */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: { apiserverArgs?: string[] } = {}): Promise<Cluster> {
   const build = await run('bash', [script, 'build']);
   if (build.code !== 0) {
     const reason =
@@ -80,7 +82,10 @@ export async function startCluster(): Promise<Cluster> {
     return stopped;
   };
 
-  const up = await run('bash', [script, 'up', dir]);
+  const up = await run('bash', [script, 'up', dir], undefined, {
+    ...process.env,
+    EDGETWIN_APISERVER_ARGS: (options.apiserverArgs ?? []).join(' '),
+  });
   if (up.code !== 0) {
     await stop().catch(() => {});
     throw new Error(`kube-apiserver did not start (cluster.sh up exited ${up.code}):\n${up.stderr}`);
@@ -96,7 +101,8 @@ export async function startCluster(): Promise<Cluster> {
   try {
     const server = await view('.clusters[0].cluster.server');
     const token = await view('.users[0].user.token');
-    return { kubeconfig, server, token, kubectl, stop };
+    const etcd = (await readFile(join(dir, 'etcd-url'), 'utf8')).trim();
+    return { kubeconfig, server, token, etcd, kubectl, stop };
   } catch (error) {
     await stop().catch(() => {});
     throw error;
