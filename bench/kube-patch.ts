@@ -30,7 +30,7 @@ export async function benchKubePatch(rounds = 40): Promise<string[]> {
   try {
     cluster = await startCluster();
   } catch (error) {
-    return [`kubectl patch → register: skipped (${(error as Error).message.split('\n')[0]})`];
+    return [`kubectl patch → register: skipped (${(error as Error).message.replaceAll('\n', ' | ')})`];
   }
   const dir = await mkdtemp(join(tmpdir(), 'edgetwin-bench-k8s-'));
   const stops: (() => Promise<unknown>)[] = [];

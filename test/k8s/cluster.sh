@@ -208,19 +208,24 @@ cmd_up() {
   cmd_down "$state"
 
   # Certificates: a CA, the serving certificate for 127.0.0.1, and the service-account signing key.
+  # (OPENSSL_CONF is dropped: node-opcua sets it in its process to a file of its own, which may be gone.)
   local pki="$state/pki"
   mkdir -p "$pki"
   (
+    unset OPENSSL_CONF
     cd "$pki"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=edgetwin-test-ca \
-      -keyout ca.key -out ca.crt 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr 2>/dev/null
+      -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout apiserver.key -out apiserver.csr
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\n' >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-      -extfile apiserver.ext -out apiserver.crt 2>/dev/null
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  ) || die "openssl could not make the certificates in $pki"
+      -extfile apiserver.ext -out apiserver.crt
+    openssl genrsa -out sa.key 2048
+    openssl rsa -in sa.key -pubout -out sa.pub
+  ) 2>>"$pki/openssl.log" || true
+  for made in ca.crt apiserver.crt apiserver.key sa.key sa.pub; do
+    [ -s "$pki/$made" ] || die "openssl could not make $pki/$made: $(tail -n 3 "$pki/openssl.log" 2>/dev/null)"
+  done
   local token
   token=$(openssl rand -hex 24)
   printf '%s,admin,admin,system:masters\n' "$token" >"$pki/tokens.csv"
