@@ -16,6 +16,7 @@ import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
 import { createModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startCluster } from '../test/k8s/cluster.js';
+import { waitFor } from '../test/support/wait-for.js';
 
 const GROUP = { group: 'devices.kubeedge.io', version: 'v1beta1', namespace: 'default' };
 
@@ -35,9 +36,7 @@ export async function benchKubePatch(rounds = 40): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'edgetwin-bench-k8s-'));
   const stops: (() => Promise<unknown>)[] = [];
   try {
-    const crds = new URL('../../device-models/crds/', import.meta.url).pathname;
-    await cluster.kubectl(['apply', '-f', crds]);
-    await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout=60s', 'crd', '--all']);
+    await cluster.installCrds();
     const device = await loadSampleDevice<ModbusConfig, ModbusVisitor>('thermostat-01');
     const simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
     const { port } = await simulator.start();
@@ -86,7 +85,11 @@ export async function benchKubePatch(rounds = 40): Promise<string[]> {
     };
     await api.createNamespacedCustomObject({ ...GROUP, plural: 'devicemodels', body: device.model });
     await api.createNamespacedCustomObject({ ...GROUP, plural: 'devices', body });
-    await until(() => edge.twinModule?.twins(device.id)?.temperature?.actual !== undefined);
+    await waitFor(
+      'the device at the edge',
+      () => edge.twinModule?.twins(device.id)?.temperature?.actual,
+      30_000,
+    );
 
     const events: number[] = [];
     const watch = await new Watch(kc).watch(
@@ -118,9 +121,9 @@ export async function benchKubePatch(rounds = 40): Promise<string[]> {
       const seen = events.length;
       const t0 = performance.now();
       await patch(value);
-      await until(() => events.length > seen, 1);
+      await waitFor('the watch event', () => events.length > seen, 30_000, 1);
       toWatch.push(events[seen]! - t0);
-      await until(() => simulator.written('setpoint') === Number(value), 1);
+      await waitFor('the register', () => simulator.written('setpoint') === Number(value), 30_000, 1);
       toRegister.push(performance.now() - t0);
     }
     watch.abort();
@@ -141,12 +144,4 @@ function percentiles(samples: number[]): { p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99) };
-}
-
-async function until(check: () => boolean, pollMs = 10, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('bench: timed out');
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
 }

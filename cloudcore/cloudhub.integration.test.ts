@@ -19,6 +19,7 @@ import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
+import { waitFor } from '../test/support/wait-for.js';
 import { CloudHub } from './cloudhub.js';
 import type { NodeObject } from './node-session.js';
 import { CloudPki } from './pki.js';
@@ -63,16 +64,6 @@ function memoryCloud() {
       },
     },
   };
-}
-
-async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('CloudHub ↔ EdgeHub', () => {
@@ -151,23 +142,23 @@ describe('CloudHub ↔ EdgeHub', () => {
 
   it('sends a joined node its device, which runs at the edge and reports back to the cloud', async () => {
     const edge = await startEdge('node-a');
-    await until(() => edge.twinModule?.twins(KEY), 'the device at the edge');
-    const reported = await until(
-      () => cloud.reported.get(KEY)?.temperature?.actual?.value,
+    await waitFor('the device at the edge', () => edge.twinModule?.twins(KEY));
+    const reported = await waitFor(
       'a reported temperature',
+      () => cloud.reported.get(KEY)?.temperature?.actual?.value,
     );
     expect(Number(reported)).toBeGreaterThan(-40);
-    await until(() => cloud.states.get(KEY) === 'online', 'the device online in the cloud');
+    await waitFor('the device online in the cloud', () => cloud.states.get(KEY) === 'online');
   });
 
   it('carries a desired value changed in the cloud to the register, and the reported value back', async () => {
     const object = await sampleObjects('101', '24');
     cloud.objects.set(KEY, { ...object, node: 'node-a' });
     hub.upsert('node-a', object);
-    await until(() => simulator.written('setpoint') === 24, 'the setpoint register written with 24');
-    await until(
-      () => cloud.reported.get(KEY)?.setpoint?.actual?.value === '24' && cloud.reported.get(KEY)?.setpoint,
+    await waitFor('the setpoint register written with 24', () => simulator.written('setpoint') === 24);
+    await waitFor(
       'setpoint 24 reported',
+      () => cloud.reported.get(KEY)?.setpoint?.actual?.value === '24' && cloud.reported.get(KEY)?.setpoint,
     );
     expect(cloud.reported.get(KEY)?.setpoint?.expected?.value).toBe('24');
   });
@@ -175,7 +166,7 @@ describe('CloudHub ↔ EdgeHub', () => {
   it('drops an object older than the one the edge holds', async () => {
     const old = await sampleObjects('99', '30');
     hub.upsert('node-a', old);
-    await until(() => hub.nodes.includes('node-a'), 'connected');
+    await waitFor('connected', () => hub.nodes.includes('node-a'));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(simulator.get('setpoint')).toBe(24);
     expect(edges[0]!.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('24');
@@ -184,16 +175,16 @@ describe('CloudHub ↔ EdgeHub', () => {
   it('keeps a desired value set at the edge until the cloud changes that property', async () => {
     const edge = edges[0]!;
     await edge.twinModule!.setDesired(KEY, 'setpoint', '26');
-    await until(() => simulator.written('setpoint') === 26, 'the register written with 26');
+    await waitFor('the register written with 26', () => simulator.written('setpoint') === 26);
     const relabelled = await sampleObjects('102', '24');
     (relabelled.content.device as { metadata: { labels: Record<string, string> } }).metadata.labels = {
       site: 'b',
     };
     hub.upsert('node-a', relabelled);
-    await until(() => hub.unacknowledged('node-a') === 0, 'the edge stored resourceVersion 102');
+    await waitFor('the edge stored resourceVersion 102', () => hub.unacknowledged('node-a') === 0);
     expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('26');
     hub.upsert('node-a', await sampleObjects('103', '25'));
-    await until(() => simulator.written('setpoint') === 25, 'the register written with 25');
+    await waitFor('the register written with 25', () => simulator.written('setpoint') === 25);
     expect(edge.twinModule?.twins(KEY)?.setpoint?.expected_version?.cloud).toBe(103);
   });
 
@@ -206,7 +197,7 @@ describe('CloudHub ↔ EdgeHub', () => {
     device.metadata.name = 'broken-01';
     device.spec.properties[0]!.name = 'no-such-property';
     hub.upsert('node-a', { ...bad, key: 'default/broken-01' });
-    await until(() => hub.unacknowledged('node-a') === 0, 'the edge answered');
+    await waitFor('the edge answered', () => hub.unacknowledged('node-a') === 0);
     expect(edges[0]!.twinModule?.twins('default/broken-01')).toBeUndefined();
     expect(edges[0]!.twinModule?.twins(KEY)?.temperature).toBeDefined();
   });
@@ -214,15 +205,15 @@ describe('CloudHub ↔ EdgeHub', () => {
   it('loses no report while the link is cut: the last value per property arrives after reconnect', async () => {
     const edge = edges[0]!;
     proxy.cut();
-    await until(() => !edge.edgeHub?.connected, 'the link down');
+    await waitFor('the link down', () => !edge.edgeHub?.connected);
     simulator.set('temperature', 30.5);
-    await until(
-      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '30.5',
+    await waitFor(
       'the edge saw 30.5',
+      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '30.5',
     );
     expect(cloud.reported.get(KEY)?.temperature?.actual?.value).not.toBe('30.5');
     proxy.restore();
-    await until(() => cloud.reported.get(KEY)?.temperature?.actual?.value === '30.5', 'the cloud got 30.5');
+    await waitFor('the cloud got 30.5', () => cloud.reported.get(KEY)?.temperature?.actual?.value === '30.5');
   });
 
   it('keeps running its devices from SQLite when it restarts with the cloud unreachable', async () => {
@@ -232,12 +223,12 @@ describe('CloudHub ↔ EdgeHub', () => {
     const edge = await startEdge('node-a');
     expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('25');
     simulator.set('temperature', 31.5);
-    await until(
-      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '31.5',
+    await waitFor(
       'the edge polls offline',
+      () => edge.twinModule?.twins(KEY)?.temperature?.actual?.value === '31.5',
     );
     proxy.restore();
-    await until(() => cloud.reported.get(KEY)?.temperature?.actual?.value === '31.5', 'the cloud got 31.5');
+    await waitFor('the cloud got 31.5', () => cloud.reported.get(KEY)?.temperature?.actual?.value === '31.5');
   });
 
   it("refuses a node that reports, or asks for, another node's device", async () => {
@@ -265,7 +256,7 @@ describe('CloudHub ↔ EdgeHub', () => {
       hubMessage('edgehub', 'update', hubResources.state('node-b', KEY), { state: 'offline' }),
     ];
     for (const attempt of attempts) ws.send(JSON.stringify(attempt));
-    await until(() => responses.length >= attempts.length, 'every attempt answered');
+    await waitFor('every attempt answered', () => responses.length >= attempts.length);
     expect(responses.map((r) => (r.content as { code: number }).code)).toEqual([403, 403, 403, 403]);
     expect(cloud.reported.get(KEY)?.setpoint?.actual?.value).not.toBe('5');
     ws.terminate();

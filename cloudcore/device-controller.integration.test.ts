@@ -1,18 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Logger, silentLogger } from '../sdk/logger.js';
-import { type Cluster, type KubectlResult, startCluster } from '../test/k8s/cluster.js';
+import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy } from '../test/support/tcp-proxy.js';
+import { waitFor } from '../test/support/wait-for.js';
 import { DeviceController, type DeviceSink, type NodeDevice } from './device-controller.js';
 
 /**
  * The DeviceController against a real kube-apiserver (1.20) with the device CRDs. The sink (the CloudHub's
  * side) is the seam: it records what would be sent to which node.
  */
-
-const crdDir = new URL('../device-models/crds/', import.meta.url).pathname;
 
 type Call =
   | { op: 'upsert'; node: string; key: string; resourceVersion: string; entry: NodeDevice }
@@ -32,22 +30,6 @@ function recordingLogger() {
   const warnings: { obj: object | string; msg?: string }[] = [];
   const log: Logger = { ...silentLogger, warn: (obj, msg) => warnings.push({ obj, msg }), child: () => log };
   return { log, warnings };
-}
-
-/** Polls `probe` until it returns something, or fails after `ms`. */
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl exited ${result.code}: ${result.stderr || result.stdout}`);
-  return result.stdout;
 }
 
 const model = (name: string, unit = '°C') => ({
@@ -85,10 +67,11 @@ describe('DeviceController against a real kube-apiserver', () => {
   let cluster: Cluster;
   let controller: DeviceController;
   const { calls, sink } = recordingSink();
-  const apply = async (object: object) =>
-    ok(await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(object)));
+  const apply = async (object: object) => await cluster.run(['apply', '-f', '-'], JSON.stringify(object));
   const rvOf = async (kind: string, name: string) =>
-    ok(await cluster.kubectl(['get', kind, name, '-o', 'jsonpath={.metadata.resourceVersion}']));
+    await cluster.run(['get', kind, name, '-o', 'jsonpath={.metadata.resourceVersion}']);
+  const mergePatch = (name: string, patch: object) =>
+    cluster.run(['patch', 'device', name, '--type', 'merge', '-p', JSON.stringify(patch)]);
   const callsFor = (key: string) => calls.filter((c) => c.key === key);
   const upserted = (key: string, node: string, resourceVersion?: string) =>
     calls.find(
@@ -101,10 +84,7 @@ describe('DeviceController against a real kube-apiserver', () => {
 
   beforeAll(async () => {
     cluster = await startCluster(); // a cold build of kube-apiserver takes minutes
-    const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
-    for (const file of files) ok(await cluster.kubectl(['apply', '-f', join(crdDir, file)]));
-    const names = files.map((f) => `crd/${f.replace(/\.yaml$/, '')}`);
-    ok(await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...names]));
+    await cluster.installCrds();
     await apply(model('preexisting-model'));
     await apply(device('preexisting', 'preexisting-model', 'node-a'));
     const kubeConfig = new KubeConfig();
@@ -143,17 +123,15 @@ describe('DeviceController against a real kube-apiserver', () => {
   });
 
   it('sends the new resourceVersion and desired value when a device is patched', async () => {
-    ok(
-      await cluster.kubectl([
-        'patch',
-        'device',
-        'd1',
-        '--type',
-        'json',
-        '-p',
-        '[{"op":"replace","path":"/spec/properties/0/desired/value","value":"23.5"}]',
-      ]),
-    );
+    await cluster.run([
+      'patch',
+      'device',
+      'd1',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"replace","path":"/spec/properties/0/desired/value","value":"23.5"}]',
+    ]);
     const rv = await rvOf('device', 'd1');
     const call = await waitFor('upsert of patched d1', () => upserted('default/d1', 'node-a', rv));
     expect(call.entry.device.spec.properties?.[0]?.desired?.value).toBe('23.5');
@@ -161,17 +139,15 @@ describe('DeviceController against a real kube-apiserver', () => {
 
   it('resends every device of a model when the model changes', async () => {
     const before = callsFor('default/d1').length;
-    ok(
-      await cluster.kubectl([
-        'patch',
-        'devicemodel',
-        'm1',
-        '--type',
-        'merge',
-        '-p',
-        '{"spec":{"protocol":"modbus-v2"}}',
-      ]),
-    );
+    await cluster.run([
+      'patch',
+      'devicemodel',
+      'm1',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"protocol":"modbus-v2"}}',
+    ]);
     const call = await waitFor('resend of d1', () =>
       callsFor('default/d1')
         .slice(before)
@@ -182,17 +158,7 @@ describe('DeviceController against a real kube-apiserver', () => {
 
   it('moves a device: removed from the old node, sent to the new one', async () => {
     const before = callsFor('default/d1').length;
-    ok(
-      await cluster.kubectl([
-        'patch',
-        'device',
-        'd1',
-        '--type',
-        'merge',
-        '-p',
-        '{"spec":{"nodeName":"node-b"}}',
-      ]),
-    );
+    await mergePatch('d1', { spec: { nodeName: 'node-b' } });
     const rv = await rvOf('device', 'd1');
     await waitFor('upsert on node-b', () => upserted('default/d1', 'node-b', rv));
     expect(callsFor('default/d1').slice(before)).toMatchObject([
@@ -213,7 +179,7 @@ describe('DeviceController against a real kube-apiserver', () => {
   });
 
   it('removes a deleted device from its node', async () => {
-    ok(await cluster.kubectl(['delete', 'device', 'd2']));
+    await cluster.run(['delete', 'device', 'd2']);
     const call = await waitFor('remove of d2', () =>
       calls.find((c) => c.op === 'remove' && c.key === 'default/d2' && c.node === 'node-a'),
     );
@@ -233,18 +199,8 @@ describe('DeviceController against a real kube-apiserver', () => {
     await controller.stop();
     await waitFor('no socket left', () => !process.getActiveResourcesInfo().includes('TCPSocketWrap'), 2_000);
     const before = calls.length;
-    ok(
-      await cluster.kubectl([
-        'patch',
-        'device',
-        'd1',
-        '--type',
-        'merge',
-        '-p',
-        '{"spec":{"nodeName":"node-c"}}',
-      ]),
-    );
-    ok(await cluster.kubectl(['delete', 'device', 'preexisting']));
+    await mergePatch('d1', { spec: { nodeName: 'node-c' } });
+    await cluster.run(['delete', 'device', 'preexisting']);
     const rv = await rvOf('device', 'd1');
     expect(calls.length).toBe(before); // nothing is watched while stopped
     await controller.start();
@@ -273,17 +229,7 @@ describe('DeviceController against a real kube-apiserver', () => {
       expect(proxied.devicesOf('node-c').map((e) => e.key)).toEqual(['default/d1']);
       proxy.cut();
       await waitFor('a failed watch to be logged', () => warnings.length > 0);
-      ok(
-        await cluster.kubectl([
-          'patch',
-          'device',
-          'd1',
-          '--type',
-          'merge',
-          '-p',
-          '{"spec":{"nodeName":"node-d"}}',
-        ]),
-      );
+      await mergePatch('d1', { spec: { nodeName: 'node-d' } });
       const rv = await rvOf('device', 'd1');
       proxy.restore();
       await waitFor('d1 on node-d', () =>

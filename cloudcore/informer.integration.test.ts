@@ -1,7 +1,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../sdk/logger.js';
-import { type Cluster, type KubectlResult, startCluster } from '../test/k8s/cluster.js';
+import { type Cluster, startCluster } from '../test/k8s/cluster.js';
+import { waitFor } from '../test/support/wait-for.js';
 import { DeviceController, type NodeDevice } from './device-controller.js';
 
 /**
@@ -9,23 +10,6 @@ import { DeviceController, type NodeDevice } from './device-controller.js';
  * 2–4 s (`--min-request-timeout=2`), and, with the watch cache off so that watches read etcd, a compacted etcd
  * that answers a watch from an old resourceVersion with 410 Gone.
  */
-
-const crds = new URL('../device-models/crds/', import.meta.url).pathname;
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl exited ${result.code}: ${result.stderr || result.stdout}`);
-  return result.stdout;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const thermostat = (desired: string) => ({
   apiVersion: 'devices.kubeedge.io/v1beta1',
@@ -52,8 +36,7 @@ describe('DeviceController informers when the API server ends watches and compac
   let cluster: Cluster;
   let controller: DeviceController;
   const sent: NodeDevice[] = [];
-  const apply = async (object: object) =>
-    ok(await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(object)));
+  const apply = (object: object) => cluster.run(['apply', '-f', '-'], JSON.stringify(object));
   const desiredSent = () => sent.at(-1)?.device.spec.properties?.[0]?.desired?.value;
 
   /** etcd's v3 JSON gateway: the current revision, then a compaction up to it. */
@@ -73,8 +56,7 @@ describe('DeviceController informers when the API server ends watches and compac
 
   beforeAll(async () => {
     cluster = await startCluster({ apiserverArgs: ['--min-request-timeout=2', '--watch-cache=false'] });
-    ok(await cluster.kubectl(['apply', '-f', crds]));
-    ok(await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']));
+    await cluster.installCrds();
     await apply({
       apiVersion: 'devices.kubeedge.io/v1beta1',
       kind: 'DeviceModel',
@@ -103,7 +85,11 @@ describe('DeviceController informers when the API server ends watches and compac
   it('watches again each time the API server ends a watch, and misses nothing', async () => {
     await waitFor('the first device sent', () => desiredSent() === '20');
     const watches = controller.informers.devices.watches;
-    await waitFor('two more device watches', () => controller.informers.devices.watches >= watches + 2);
+    await waitFor(
+      'two more device watches',
+      () => controller.informers.devices.watches >= watches + 2,
+      30_000,
+    );
     await apply(thermostat('21'));
     await waitFor('the change after the restarts', () => desiredSent() === '21');
   }, 60_000);
@@ -111,7 +97,7 @@ describe('DeviceController informers when the API server ends watches and compac
   it('relists after 410 Gone (its resourceVersion compacted away) and keeps delivering', async () => {
     const lists = controller.informers.devices.lists;
     // Writes elsewhere move etcd's revision past the devices watch's resourceVersion; then compact up to it.
-    for (let i = 0; i < 3; i++) ok(await cluster.kubectl(['create', 'configmap', `filler-${i}`]));
+    for (let i = 0; i < 3; i++) await cluster.run(['create', 'configmap', `filler-${i}`]);
     await compactEtcd();
     await waitFor('a relist of devices', () => controller.informers.devices.lists > lists);
     await apply(thermostat('22'));

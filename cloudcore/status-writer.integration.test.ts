@@ -1,10 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
-import { type Cluster, type KubectlResult, startCluster } from '../test/k8s/cluster.js';
+import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { DeviceController } from './device-controller.js';
 import { StatusWriter } from './status-writer.js';
@@ -13,13 +12,6 @@ import { StatusWriter } from './status-writer.js';
  * The StatusWriter against a real kube-apiserver (1.20) with the device CRDs; the Devices it reports for
  * come from a real DeviceController. A TCP proxy in front of the API server cuts the link on demand.
  */
-
-const crdDir = new URL('../device-models/crds/', import.meta.url).pathname;
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl exited ${result.code}: ${result.stderr || result.stdout}`);
-  return result.stdout;
-}
 
 const twin = (actual?: string, expected?: string, ts = 1_700_000_000_000): MsgTwin => ({
   ...(actual !== undefined ? { actual: { value: actual, metadata: { timestamp: ts } } } : {}),
@@ -62,22 +54,17 @@ describe('StatusWriter against a real kube-apiserver', () => {
     return w;
   };
   const getJson = async (kind: string, name: string) =>
-    JSON.parse(ok(await cluster.kubectl(['get', kind, name, '-o', 'json'])));
+    JSON.parse(await cluster.run(['get', kind, name, '-o', 'json']));
   const twinsOf = (object: { status?: { twins?: { propertyName: string }[] } }) =>
     Object.fromEntries((object.status?.twins ?? []).map((t) => [t.propertyName, t]));
 
   beforeAll(async () => {
     cluster = await startCluster(); // a cold build of kube-apiserver takes minutes
-    const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
-    for (const file of files) ok(await cluster.kubectl(['apply', '-f', join(crdDir, file)]));
-    const names = files.map((f) => `crd/${f.replace(/\.yaml$/, '')}`);
-    ok(await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...names]));
+    await cluster.installCrds();
     const devices = ['s1', 's2', 's3', 's4', 'legacy'].map(device);
-    ok(
-      await cluster.kubectl(
-        ['apply', '-f', '-'],
-        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: devices }),
-      ),
+    await cluster.run(
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: devices }),
     );
     kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(cluster.kubeconfig);
@@ -189,7 +176,7 @@ describe('StatusWriter against a real kube-apiserver', () => {
       observedDesired: { value: '20' },
     });
     expect(legacy.spec.nodeName).toBe('node-a');
-    expect(ok(await cluster.kubectl(['get', 'devicestatus', 'legacy', '--ignore-not-found']))).toBe('');
+    expect(await cluster.run(['get', 'devicestatus', 'legacy', '--ignore-not-found'])).toBe('');
   });
 
   it('skips bad input without throwing, and refuses an unknown device', async () => {

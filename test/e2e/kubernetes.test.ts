@@ -10,6 +10,7 @@ import { parseDocument } from 'yaml';
 import { type HubMessage, hubMessage, hubResources } from '../../device-models/index.js';
 import { type Cluster, startCluster } from '../k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * The whole path as an operator runs it: a real kube-apiserver with `edgetwin crds | kubectl apply -f -`, `edgetwin cloud`, an `edgetwin edge` joined
@@ -55,16 +56,6 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGINT');
   await once(child, 'exit');
-}
-
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 interface StatusTwin {
@@ -159,12 +150,12 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
       .replace(/nodeName: \S+/, `nodeName: ${NODE}`);
     const applied = await cluster.kubectl(['apply', '-f', '-'], manifest);
     expect(applied.code, applied.stderr).toBe(0);
-    const twins = await until(
-      async () => (await edgeTwins())?.temperature?.reported && edgeTwins(),
+    const twins = await waitFor(
       'the twin',
+      async () => (await edgeTwins())?.temperature?.reported && edgeTwins(),
     );
     expect(Object.keys(twins!)).toEqual(expect.arrayContaining(['temperature', 'setpoint', 'heater']));
-    await until(async () => (await deviceStatus()).state === 'online', 'DeviceStatus online');
+    await waitFor('DeviceStatus online', async () => (await deviceStatus()).state === 'online');
   });
 
   it('kubectl patch writes the holding register, and the DeviceStatus shows it reported and observed', async () => {
@@ -188,14 +179,17 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     await modbus.connectTCP('127.0.0.1', { port: simPort });
     modbus.setID(1);
     try {
-      await until(async () => (await modbus.readHoldingRegisters(0, 1)).data[0] === 240, 'register 0 = 240');
+      await waitFor(
+        'register 0 = 240',
+        async () => (await modbus.readHoldingRegisters(0, 1)).data[0] === 240,
+      );
     } finally {
       modbus.close(() => {});
     }
-    const setpoint = await until(async () => {
+    const setpoint = await waitFor('setpoint 24 in the DeviceStatus', async () => {
       const twin = await statusTwin('setpoint');
       return twin?.reported?.value === '24' && twin.observedDesired?.value === '24' && twin;
-    }, 'setpoint 24 in the DeviceStatus');
+    });
     expect(setpoint).toMatchObject({ reported: { value: '24' }, observedDesired: { value: '24' } });
     const yaml = await kubectl('get', 'devicestatus', 'thermostat-01', '-o', 'yaml');
     expect(yaml).toContain('observedDesired');
@@ -214,14 +208,14 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     expect(seen.size).toBeGreaterThan(1);
     // The device stops answering at the end of the outage, so its last values are final.
     await stop(sim);
-    await until(async () => {
+    await waitFor('the device offline at the edge', async () => {
       const response = await fetch(`${edgeHttp}/api/v1/devices/default/thermostat-01`);
       return ((await response.json()) as { state?: string }).state === 'offline';
-    }, 'the device offline at the edge');
+    });
     const last = await edgeTwins();
     expect((await statusTwin('temperature'))?.reported?.value).toBe(before);
     proxy.restore();
-    await until(async () => {
+    await waitFor('every last value and the offline state in the DeviceStatus', async () => {
       const status = await deviceStatus();
       const reported = Object.fromEntries(
         (status.twins ?? []).map((t) => [t.propertyName, t.reported?.value]),
@@ -230,7 +224,7 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
         status.state === 'offline' &&
         Object.entries(last!).every(([name, twin]) => reported[name] === twin.reported?.value)
       );
-    }, 'every last value and the offline state in the DeviceStatus');
+    });
   }, 120_000);
 
   it("refuses a second node's certificate for the first node's device", async () => {
@@ -262,10 +256,10 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
       }),
     ];
     for (const attempt of attempts) ws.send(JSON.stringify(attempt));
-    const responses = await until(async () => {
+    const responses = await waitFor('answers', async () => {
       const answers = received.filter((m) => m.route.operation === 'response');
       return answers.length >= attempts.length && answers;
-    }, 'answers');
+    });
     expect(responses.map((r) => (r.content as { code: number }).code)).toEqual([403, 403, 403, 403]);
     // Its membership is empty: it was never sent the device.
     const membership = received.find((m) => m.route.resource === hubResources.membership('gateway-b'));

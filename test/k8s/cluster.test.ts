@@ -1,17 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, type KubectlResult, startCluster } from './cluster.js';
+import { type Cluster, startCluster } from './cluster.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const crdDir = join(root, 'device-models/crds');
 const thermostat = join(root, 'device-models/samples/modbus-tcp-thermostat.yaml');
-
-/** The result's stdout, or an error carrying kubectl's own message. */
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl exited ${result.code}: ${result.stderr || result.stdout}`);
-  return result.stdout;
-}
 
 describe('a real kube-apiserver (1.20) with the device CRDs', () => {
   let cluster: Cluster;
@@ -24,30 +18,29 @@ describe('a real kube-apiserver (1.20) with the device CRDs', () => {
   it('serves the admin its own identity over TLS', async () => {
     expect(cluster.server).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(cluster.token).not.toBe('');
-    expect(ok(await cluster.kubectl(['auth', 'can-i', '*', '*'])).trim()).toBe('yes');
+    expect((await cluster.run(['auth', 'can-i', '*', '*'])).trim()).toBe('yes');
   });
 
   it('accepts every CRD in device-models/crds and establishes it', async () => {
-    const files = readdirSync(crdDir).filter((name) => name.endsWith('.yaml'));
-    expect(files.length).toBeGreaterThan(0);
-    for (const file of files) ok(await cluster.kubectl(['apply', '-f', join(crdDir, file)]));
-    const names = files.map((file) => `crd/${file.replace(/\.yaml$/, '')}`);
-    ok(await cluster.kubectl(['wait', '--for', 'condition=established', '--timeout', '60s', ...names]));
+    await cluster.installCrds();
+    const names = readdirSync(crdDir).map((file) => file.replace(/\.yaml$/, ''));
+    expect(names.length).toBeGreaterThan(0);
+    const established = await cluster.run(['get', 'crd', '-o', 'name']);
+    for (const name of names)
+      expect(established).toContain(`customresourcedefinition.apiextensions.k8s.io/${name}`);
   }, 90_000);
 
   it('stores, returns and merge-patches the Modbus thermostat sample', async () => {
-    ok(await cluster.kubectl(['apply', '-f', thermostat]));
+    await cluster.run(['apply', '-f', thermostat]);
 
-    const device = JSON.parse(ok(await cluster.kubectl(['get', 'device', 'thermostat-01', '-o', 'json'])));
+    const device = JSON.parse(await cluster.run(['get', 'device', 'thermostat-01', '-o', 'json']));
     expect(device).toMatchObject({
       apiVersion: 'devices.kubeedge.io/v1beta1',
       kind: 'Device',
       metadata: { name: 'thermostat-01', namespace: 'default', labels: { site: 'lab' } },
       spec: { deviceModelRef: { name: 'thermostat-model' }, nodeName: 'edge-node-1' },
     });
-    const model = JSON.parse(
-      ok(await cluster.kubectl(['get', 'devicemodel', 'thermostat-model', '-o', 'json'])),
-    );
+    const model = JSON.parse(await cluster.run(['get', 'devicemodel', 'thermostat-model', '-o', 'json']));
     expect(model.spec.properties.map((p: { name: string }) => p.name)).toEqual([
       'temperature',
       'setpoint',
@@ -55,18 +48,8 @@ describe('a real kube-apiserver (1.20) with the device CRDs', () => {
     ]);
 
     const patch = { metadata: { labels: { site: 'lab-2' } }, spec: { nodeName: 'edge-node-2' } };
-    ok(
-      await cluster.kubectl([
-        'patch',
-        'device',
-        'thermostat-01',
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify(patch),
-      ]),
-    );
-    const patched = JSON.parse(ok(await cluster.kubectl(['get', 'device', 'thermostat-01', '-o', 'json'])));
+    await cluster.run(['patch', 'device', 'thermostat-01', '--type', 'merge', '-p', JSON.stringify(patch)]);
+    const patched = JSON.parse(await cluster.run(['get', 'device', 'thermostat-01', '-o', 'json']));
     expect(patched.metadata.labels).toEqual({ site: 'lab-2' });
     expect(patched.spec.nodeName).toBe('edge-node-2');
     expect(patched.spec.properties).toEqual(device.spec.properties);
@@ -75,9 +58,7 @@ describe('a real kube-apiserver (1.20) with the device CRDs', () => {
 
   it('takes a manifest on stdin', async () => {
     const manifest = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'stdin' } });
-    ok(await cluster.kubectl(['apply', '-f', '-'], manifest));
-    expect(ok(await cluster.kubectl(['get', 'configmap', 'stdin', '-o', 'name'])).trim()).toBe(
-      'configmap/stdin',
-    );
+    await cluster.run(['apply', '-f', '-'], manifest);
+    expect((await cluster.run(['get', 'configmap', 'stdin', '-o', 'name'])).trim()).toBe('configmap/stdin');
   });
 });

@@ -16,6 +16,10 @@ export interface Cluster {
   etcd: string;
   /** Runs the cluster's own kubectl (1.20) against it; `input` is written to its stdin. Never rejects on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /** kubectl that resolves to its stdout, and rejects with its stderr on a non-zero exit. */
+  run(args: string[], input?: string): Promise<string>;
+  /** Applies edgetwin's CRDs (device-models/crds) and waits until they are established. */
+  installCrds(): Promise<void>;
   /** Stops etcd and kube-apiserver and removes the state directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -25,6 +29,11 @@ export interface KubectlResult {
   stderr: string;
   code: number;
 }
+
+const crds = [
+  new URL('../../device-models/crds/', import.meta.url).pathname,
+  new URL('../../../device-models/crds/', import.meta.url).pathname,
+].find((path) => existsSync(path))!;
 
 // Beside this file, or — when compiled into dist/test/k8s (the benchmarks) — in the sources.
 const script = [
@@ -102,7 +111,17 @@ export async function startCluster(options: { apiserverArgs?: string[] } = {}): 
     const server = await view('.clusters[0].cluster.server');
     const token = await view('.users[0].user.token');
     const etcd = (await readFile(join(dir, 'etcd-url'), 'utf8')).trim();
-    return { kubeconfig, server, token, etcd, kubectl, stop };
+    const runOk = async (args: string[], input?: string) => {
+      const result = await kubectl(args, input);
+      if (result.code !== 0)
+        throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr || result.stdout}`);
+      return result.stdout;
+    };
+    const installCrds = async () => {
+      await runOk(['apply', '-f', crds]);
+      await runOk(['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']);
+    };
+    return { kubeconfig, server, token, etcd, kubectl, run: runOk, installCrds, stop };
   } catch (error) {
     await stop().catch(() => {});
     throw error;
