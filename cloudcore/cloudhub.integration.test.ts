@@ -262,6 +262,22 @@ describe('CloudHub ↔ EdgeHub', () => {
     ws.terminate();
   });
 
+  it("refuses a certificate signed by another cloud's CA", async () => {
+    const other = await CloudPki.open(join(dir, 'other-pki'));
+    const ws = new WebSocket(`wss://${hub.url}/edge`, {
+      ca: pki.caPem,
+      cert: other.serverCertPem,
+      key: other.serverKeyPem,
+    });
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => resolve(-1));
+    });
+    expect([401, -1]).toContain(status);
+    ws.terminate();
+  });
+
   it('refuses a connection without a node certificate', async () => {
     const ws = new WebSocket(`wss://${hub.url}/edge`, { ca: pki.caPem });
     const status = await new Promise<number>((resolve) => {

@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from '../sdk/index.js';
 import { joinApi } from './join-api.js';
 import { type CloudHubHandlers, type NodeObject, NodeSession } from './node-session.js';
-import { type CloudPki, nodeNameOf } from './pki.js';
+import { type CloudPki, nodeNameOf, serverTlsOptions } from './pki.js';
 
 export interface CloudHubOptions {
   pki: CloudPki;
@@ -49,18 +49,9 @@ export class CloudHub {
     const { pki, log } = this.options;
     const join = joinApi(pki);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes ?? 4 << 20 });
-    this.server = createServer(
-      {
-        cert: pki.serverCertPem,
-        key: pki.serverKeyPem,
-        ca: pki.caPem,
-        requestCert: true,
-        rejectUnauthorized: false,
-      },
-      (req, res) => {
-        if (!join(req, res)) res.writeHead(404).end();
-      },
-    );
+    this.server = createServer(serverTlsOptions(pki), (req, res) => {
+      if (!join(req, res)) res.writeHead(404).end();
+    });
     this.server.on('upgrade', (req, socket, head) => {
       const tls = socket as TLSSocket;
       const node = tls.authorized ? nodeNameOf(tls.getPeerCertificate()) : undefined;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadEdgeConfig } from '../edgecore/config.js';
 import { joinCloud } from '../edgecore/join.js';
 import { JOIN_BODY_LIMIT, joinApi } from './join-api.js';
-import { CloudPki, nodeNameOf } from './pki.js';
+import { CloudPki, nodeNameOf, serverTlsOptions } from './pki.js';
 
 describe('joining an edge to cloudcore over HTTPS', () => {
   let dir: string;
@@ -23,19 +23,10 @@ describe('joining an edge to cloudcore over HTTPS', () => {
     dir = await mkdtemp(join(tmpdir(), 'edgetwin-join-'));
     pki = await CloudPki.open(join(dir, 'pki'));
     const api = joinApi(pki);
-    server = createServer(
-      {
-        cert: pki.serverCertPem,
-        key: pki.serverKeyPem,
-        ca: pki.caPem,
-        requestCert: true,
-        rejectUnauthorized: false,
-      },
-      (req, res) => {
-        if (req.url === '/edge.crt') certRequests++;
-        if (!api(req, res)) res.writeHead(404).end();
-      },
-    );
+    server = createServer(serverTlsOptions(pki), (req, res) => {
+      if (req.url === '/edge.crt') certRequests++;
+      if (!api(req, res)) res.writeHead(404).end();
+    });
     server.on('secureConnection', (socket: TLSSocket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));

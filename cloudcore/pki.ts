@@ -119,6 +119,21 @@ export class CloudPki {
 }
 
 /** The node a TLS client certificate (signed by the cloud's CA) stands for: its subject CN. */
+/**
+ * TLS options of a server that edge nodes reach (CloudHub): this cloud's server certificate, and client
+ * certificates asked for and checked against the CA, but not required (the join API serves nodes that have
+ * none yet; the WebSocket refuses them).
+ */
+export function serverTlsOptions(pki: CloudPki) {
+  return {
+    cert: pki.serverCertPem,
+    key: pki.serverKeyPem,
+    ca: pki.caPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+}
+
 export function nodeNameOf(cert: PeerCertificate): string | undefined {
   const cn: unknown = cert.subject?.CN;
   return typeof cn === 'string' && cn !== '' ? cn : undefined;
