@@ -204,8 +204,15 @@ describe('CloudHub ↔ EdgeHub', () => {
 
   it('loses no report while the link is cut: the last value per property arrives after reconnect', async () => {
     const edge = edges[0]!;
+    const health = async () => (await (await fetch(`${edge.httpUrl}/healthz`)).json()) as { cloud: string };
+    const metric = async () =>
+      (await (await fetch(`${edge.httpUrl}/metrics`)).text()).match(/^edgetwin_cloud_connected (\d)/m)?.[1];
+    expect(await health()).toMatchObject({ status: 'ok', cloud: 'connected' });
+    expect(await metric()).toBe('1');
     proxy.cut();
     await waitFor('the link down', () => !edge.edgeHub?.connected);
+    expect(await health()).toMatchObject({ status: 'ok', cloud: 'disconnected' });
+    expect(await metric()).toBe('0');
     simulator.set('temperature', 30.5);
     await waitFor(
       'the edge saw 30.5',
@@ -214,6 +221,7 @@ describe('CloudHub ↔ EdgeHub', () => {
     expect(cloud.reported.get(KEY)?.temperature?.actual?.value).not.toBe('30.5');
     proxy.restore();
     await waitFor('the cloud got 30.5', () => cloud.reported.get(KEY)?.temperature?.actual?.value === '30.5');
+    expect(await metric()).toBe('1');
   });
 
   it('keeps running its devices from SQLite when it restarts with the cloud unreachable', async () => {
@@ -229,6 +237,21 @@ describe('CloudHub ↔ EdgeHub', () => {
     );
     proxy.restore();
     await waitFor('the cloud got 31.5', () => cloud.reported.get(KEY)?.temperature?.actual?.value === '31.5');
+  });
+
+  it('stops a device the cloud deletes, and one its membership no longer lists after a reconnect', async () => {
+    const edge = edges.at(-1)!;
+    hub.remove('node-a', KEY, '200');
+    await waitFor('the device gone from the edge', () => edge.twinModule?.twins(KEY) === undefined);
+    const back = await sampleObjects('201', '25');
+    cloud.objects.set(KEY, { ...back, node: 'node-a' });
+    hub.upsert('node-a', back);
+    await waitFor('the device back', () => edge.twinModule?.twins(KEY));
+    proxy.cut();
+    cloud.objects.delete(KEY);
+    await waitFor('the link down', () => !edge.edgeHub?.connected);
+    proxy.restore();
+    await waitFor('the device gone after the reconnect', () => edge.twinModule?.twins(KEY) === undefined);
   });
 
   it("refuses a node that reports, or asks for, another node's device", async () => {

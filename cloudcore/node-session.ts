@@ -164,11 +164,9 @@ export class NodeSession {
     if (resource.node !== this.node)
       return { code: 403, reason: `node ${this.node} cannot act for node ${resource.node}` };
     if (resource.kind === 'membership') return { code: 400, reason: 'membership is sent by the cloud' };
-    const owner = this.ctx.handlers.nodeOf(resource.key);
-    if (owner !== this.node)
-      return owner === undefined
-        ? { code: 404, reason: `no device ${resource.key}` }
-        : { code: 403, reason: `device ${resource.key} does not belong to node ${this.node}` };
+    // The same answer whether the device is another node's or does not exist: a node learns nothing of others.
+    if (this.ctx.handlers.nodeOf(resource.key) !== this.node)
+      return { code: 403, reason: `device ${resource.key} is not assigned to node ${this.node}` };
     const { operation } = message.route;
     if (resource.kind === 'device' && operation === 'query') {
       const object = this.ctx.handlers.devicesOf(this.node).find((o) => o.key === resource.key);

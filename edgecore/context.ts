@@ -21,6 +21,7 @@ export interface EdgeContext {
 
 /** What the twin module tells the cloud link. */
 export interface CloudLink {
+  readonly connected: boolean;
   /** A cloud-bound sync was committed to the outbox. */
   notifyOutbox(): void;
   notifyState(id: string, state: string, lastOnlineTime?: string): void;

@@ -154,6 +154,9 @@ export class EdgeCore {
       ...this.options.cloudLink,
     });
     ctx.cloud = this.hub;
+    this.metrics.cloudConnected.set(0);
+    this.hub.on('connected', () => this.metrics.cloudConnected.set(1));
+    this.hub.on('disconnected', () => this.metrics.cloudConnected.set(0));
     await this.cloudMetadata.start();
     this.hub.start();
   }

@@ -119,8 +119,10 @@ export async function startHttpApi(ctx: EdgeContext, twin: TwinModule): Promise<
       response.end(type === 'application/json' ? `${JSON.stringify(payload)}\n` : String(payload));
     };
     if (request.method === 'GET' && url.pathname === '/healthz')
+      // The cloud link is reported, not required: with the cloud away the edge keeps working (autonomy).
       return send(ctx.bus.connected ? 200 : 503, {
         status: ctx.bus.connected ? 'ok' : 'eventbus disconnected',
+        cloud: ctx.cloud ? (ctx.cloud.connected ? 'connected' : 'disconnected') : 'not joined',
       });
     if (request.method === 'GET' && url.pathname === '/metrics') {
       ctx.metrics.outboxDepth.set(ctx.store.outboxDepth());

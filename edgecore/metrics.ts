@@ -25,6 +25,11 @@ export class EdgeMetrics {
     help: 'Cloud-bound twin updates waiting in the outbox.',
     registers: [this.registry],
   });
+  readonly cloudConnected = new Gauge({
+    name: 'edgetwin_cloud_connected',
+    help: '1 while the link to cloudcore is up, 0 while it is down (absent when this node has not joined).',
+    registers: [this.registry],
+  });
   readonly deviceState = new Gauge({
     name: 'edgetwin_device_state',
     help: '1 for the current state of each device.',
