@@ -33,7 +33,9 @@ export async function watchTopics(url: string, filter = '$hw/events/#'): Promise
     }
     const message = { topic, payload };
     seen.push(message);
-    waiting = waiting.filter((w) => (w.match(message) ? (w.resolve(message), false) : true));
+    const matched = waiting.filter((w) => w.match(message));
+    waiting = waiting.filter((w) => !matched.includes(w));
+    for (const w of matched) w.resolve(message);
   });
   const watcher: TopicWatcher = {
     client,

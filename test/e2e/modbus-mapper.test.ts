@@ -64,7 +64,11 @@ describe('edgetwin sim modbus + edgetwin mapper modbus', () => {
     const messages: { topic: string; payload: Record<string, unknown> }[] = [];
     const arrived = (match: (m: (typeof messages)[number]) => boolean) =>
       new Promise<void>((resolve) => {
-        const check = () => messages.some(match) && (watcher.off('message', check), resolve());
+        const check = () => {
+          if (!messages.some(match)) return;
+          watcher.off('message', check);
+          resolve();
+        };
         watcher.on('message', check);
         check();
       });
