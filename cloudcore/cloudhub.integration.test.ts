@@ -20,6 +20,7 @@ import { joinCloud } from '../edgecore/join.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
+import { TwinStore } from '../twin/store.js';
 import { CloudHub } from './cloudhub.js';
 import type { NodeObject } from './node-session.js';
 import { CloudPki } from './pki.js';
@@ -188,6 +189,28 @@ describe('CloudHub ↔ EdgeHub', () => {
     expect(edge.twinModule?.twins(KEY)?.setpoint?.expected_version?.cloud).toBe(103);
   });
 
+  it('applies versions that arrive back to back one at a time, in order: the newest wins', async () => {
+    // 110 changes how the device runs (its mapper restarts: slow), 111 only a desired value (fast).
+    const slower = await sampleObjects('110', '25');
+    const device = slower.content.device as { spec: { properties: { collectCycle?: number }[] } };
+    device.spec.properties[0]!.collectCycle = 500;
+    // Each upsert is sent at once; the edge gets all three before it has answered the first.
+    const [newest, older] = [await sampleObjects('111', '27'), await sampleObjects('109', '30')];
+    hub.upsert('node-a', slower);
+    hub.upsert('node-a', newest);
+    hub.upsert('node-a', older);
+    await waitFor('everything answered', () => hub.unacknowledged('node-a') === 0);
+    await waitFor('the register written with 27', () => simulator.written('setpoint') === 27);
+    expect(edges[0]!.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('27');
+    expect(edges[0]!.twinModule?.twins(KEY)?.setpoint?.expected_version?.cloud).toBe(111);
+    const stored = TwinStore.open(join(dir, 'node-a', 'edgetwin.db'));
+    try {
+      expect(stored.cloudObjects().map((o) => [o.key, o.resourceVersion])).toEqual([[KEY, '111']]);
+    } finally {
+      stored.close();
+    }
+  });
+
   it('refuses an invalid device from the cloud without storing or running it', async () => {
     const bad = await sampleObjects('104');
     const device = bad.content.device as {
@@ -229,7 +252,7 @@ describe('CloudHub ↔ EdgeHub', () => {
     await first.stop();
     proxy.cut();
     const edge = await startEdge('node-a');
-    expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('25');
+    expect(edge.twinModule?.twins(KEY)?.setpoint?.expected?.value).toBe('27');
     simulator.set('temperature', 31.5);
     await waitFor(
       'the edge polls offline',

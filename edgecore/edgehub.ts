@@ -54,6 +54,8 @@ export class EdgeHub extends EventEmitter {
   /** Device states not yet acknowledged, by device id. */
   private readonly states = new Map<string, { state: HubState; msgId?: string; sentAt: number }>();
   private pumpQueued = false;
+  /** Cloud messages are applied one after the other. */
+  private applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: EdgeHubContext) {
     super();
@@ -250,7 +252,13 @@ export class EdgeHub extends EventEmitter {
     }
     if (message.route.operation === 'response') return this.onResponse(message);
     if (message.route.operation === 'keepalive') return;
-    const answer = await this.handle(message).catch(
+    // One at a time, in arrival order: two versions of a device must not be applied interleaved.
+    const handled = this.applying.then(() => this.handle(message));
+    this.applying = handled.then(
+      () => {},
+      () => {},
+    );
+    const answer = await handled.catch(
       (error: Error): HubResponse => ({ code: 500, reason: `not applied: ${error.message}` }),
     );
     if (answer.code >= 400)
