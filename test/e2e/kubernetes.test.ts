@@ -197,7 +197,6 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
 
   it(`loses nothing reported while the link is cut for ${CUT_SECONDS} s`, async () => {
     proxy.cut();
-    const before = (await statusTwin('temperature'))?.reported?.value;
     const cutUntil = Date.now() + CUT_SECONDS * 1000;
     const seen = new Set<string>();
     while (Date.now() < cutUntil) {
@@ -208,23 +207,32 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     expect(seen.size).toBeGreaterThan(1);
     // The device stops answering at the end of the outage, so its last values are final.
     await stop(sim);
-    await waitFor('the device offline at the edge', async () => {
-      const response = await fetch(`${edgeHttp}/api/v1/devices/default/thermostat-01`);
-      return ((await response.json()) as { state?: string }).state === 'offline';
-    });
+    await waitFor(
+      'the device offline at the edge',
+      async () => {
+        const response = await fetch(`${edgeHttp}/api/v1/devices/default/thermostat-01`);
+        return ((await response.json()) as { state?: string }).state === 'offline';
+      },
+      30_000,
+    );
     const last = await edgeTwins();
-    expect((await statusTwin('temperature'))?.reported?.value).toBe(before);
+    // Nothing of the outage has reached Kubernetes yet: the device went offline while the link was down.
+    expect((await deviceStatus()).state).toBe('online');
     proxy.restore();
-    await waitFor('every last value and the offline state in the DeviceStatus', async () => {
-      const status = await deviceStatus();
-      const reported = Object.fromEntries(
-        (status.twins ?? []).map((t) => [t.propertyName, t.reported?.value]),
-      );
-      return (
-        status.state === 'offline' &&
-        Object.entries(last!).every(([name, twin]) => reported[name] === twin.reported?.value)
-      );
-    });
+    await waitFor(
+      'every last value and the offline state in the DeviceStatus',
+      async () => {
+        const status = await deviceStatus();
+        const reported = Object.fromEntries(
+          (status.twins ?? []).map((t) => [t.propertyName, t.reported?.value]),
+        );
+        return (
+          status.state === 'offline' &&
+          Object.entries(last!).every(([name, twin]) => reported[name] === twin.reported?.value)
+        );
+      },
+      30_000,
+    );
   }, 120_000);
 
   it("refuses a second node's certificate for the first node's device", async () => {
