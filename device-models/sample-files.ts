@@ -6,13 +6,22 @@ import { loadDevices } from './validate/index.js';
 
 /** The sample devices shipped with the package (`device-models/samples`), found from the sources or from dist/. */
 export function samplesDir(): string {
+  return packageDir('samples');
+}
+
+/** Example plants (`device-models/examples`, e.g. `modbus-line`): not run by the demo, unlike the samples. */
+export function examplesDir(): string {
+  return packageDir('examples');
+}
+
+function packageDir(name: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'device-models', 'samples'))) {
+  while (!existsSync(join(dir, 'device-models', name))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find device-models/samples in the edgetwin package');
+    if (parent === dir) throw new Error(`cannot find device-models/${name} in the edgetwin package`);
     dir = parent;
   }
-  return join(dir, 'device-models', 'samples');
+  return join(dir, 'device-models', name);
 }
 
 /** A sample device by name (e.g. 'thermostat-01'), validated and resolved with its model. */

@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
-import { loadDevices } from '../../device-models/index.js';
-import { builtInSimulatorNames, startBuiltInSimulator } from '../../mappers/simulators.js';
+import { loadDevices, type ResolvedDevice } from '../../device-models/index.js';
+import { ModbusLineError } from '../../mappers/modbus/errors.js';
+import {
+  builtInSimulatorNames,
+  modbusLineOf,
+  type RunningModbusLine,
+  startBuiltInSimulator,
+  startModbusLines,
+} from '../../mappers/simulators.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
@@ -13,7 +20,10 @@ interface SimOptions {
   seed?: number;
 }
 
-/** `edgetwin sim <protocol> <files…>`: serves a device exactly as its YAML describes it, until Ctrl-C. */
+/**
+ * `edgetwin sim <protocol> <files…>`: serves a device exactly as its YAML describes it, until Ctrl-C.
+ * Modbus serves every device of the files, one simulated line per serial line or TCP endpoint they name.
+ */
 export async function runSim(
   protocol: string,
   paths: string[],
@@ -27,6 +37,7 @@ export async function runSim(
     return 2;
   }
   const { devices } = await loadDevices(paths);
+  if (protocol === 'modbus') return runModbusSim(devices, paths, options, out);
   const candidates = devices.filter(
     (d) => d.protocol === protocol && (!options.device || d.name === options.device),
   );
@@ -48,15 +59,57 @@ export async function runSim(
   return 0;
 }
 
+/** Modbus: one simulated line per line or endpoint; `--device` narrows to that device's own. */
+async function runModbusSim(
+  devices: ResolvedDevice[],
+  paths: string[],
+  options: SimOptions,
+  out: Output,
+): Promise<number> {
+  let candidates = devices.filter((d) => d.protocol === 'modbus');
+  const chosen = options.device ? candidates.find((d) => d.name === options.device) : candidates[0];
+  if (!chosen) {
+    out.stderr(
+      `edgetwin: no modbus device${options.device ? ` named ${options.device}` : ''} in ${paths.join(', ')}`,
+    );
+    return 2;
+  }
+  if (options.device) candidates = candidates.filter((d) => modbusLineOf(d) === modbusLineOf(chosen));
+  let lines: RunningModbusLine[];
+  try {
+    lines = await startModbusLines(candidates, { ...options, log: createCliLogger() });
+  } catch (error) {
+    if (!(error instanceof ModbusLineError)) throw error;
+    const several = new Set(candidates.map(modbusLineOf)).size > 1;
+    out.stderr(`edgetwin: ${error.message}${several ? '; choose one line with --device' : ''}`);
+    return 2;
+  }
+  for (const { plan, reached } of lines) {
+    const units = plan.devices.map((d) => `${d.name} (slaveID ${d.config.slaveID ?? 1})`).join(', ');
+    out.stdout(`modbus ${plan.endpoint}: ${units}; a mapper reaches it with ${JSON.stringify(reached)}`);
+  }
+  out.stdout(`Ctrl-C stops ${lines.length === 1 ? 'it' : 'them'}`);
+  await untilSignal();
+  await Promise.all(lines.map((line) => line.stop()));
+  return 0;
+}
+
 export function registerSim(program: Command, out: Output, setExit: (code: number) => void): void {
   program
     .command('sim')
     .description("simulate a device from its YAML (the device's model must be among the files)")
     .argument('<protocol>', builtInSimulatorNames().join(' | '))
     .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
-    .option('--device <name>', 'which device, when the files hold several')
+    .option(
+      '--device <name>',
+      "which device, when the files hold several (modbus: every device on that device's line or endpoint)",
+    )
     .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
-    .option('--port <port>', "TCP port (default: the device's own; 0: any free port)", Number)
+    .option(
+      '--port <port>',
+      "TCP port (default: the device's own; 0: any free port, one per line or endpoint)",
+      Number,
+    )
     .option(
       '--rtu <path>',
       'Modbus RTU and serial: serve on this serial line (default: a socat pty pair of its own)',
