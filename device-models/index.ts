@@ -17,6 +17,8 @@ export {
   registerProtocol,
 } from './protocols/index.js';
 export * from './protocols/modbus.js';
+export * from './protocols/modbus-plan.js';
+export * from './protocols/modbus-rtu-timing.js';
 export * from './protocols/opcua.js';
 export * from './protocols/serial.js';
 export * from './resolved.js';
@@ -25,5 +27,6 @@ export * from './schema/common.js';
 export * from './schema/device.js';
 export * from './schema/device-model.js';
 export * from './schema/device-status.js';
+export * from './schema/report.js';
 export * from './validate/index.js';
 export * from './values.js';

@@ -1,5 +1,6 @@
 import type { Device, PushMethod } from './schema/device.js';
 import type { DeviceModel, ModelProperty } from './schema/device-model.js';
+import type { ReportStrategy } from './schema/report.js';
 
 /** Cycles of 0 (or unset) mean one second, as in KubeEdge. */
 export const DEFAULT_CYCLE_MS = 1000;
@@ -18,6 +19,11 @@ export interface ResolvedProperty<V = Record<string, unknown>> {
   reportToCloud: boolean;
   pushMethod?: PushMethod;
   desired?: string;
+  /**
+   * When to report (edgetwin's `visitors.configData.report`, taken out of `visitor`); undefined: every
+   * reportCycle, as in KubeEdge.
+   */
+  report?: ReportStrategy;
 }
 
 /** A device ready to run: what a mapper and the twin need, with no further lookups. */

@@ -63,12 +63,17 @@ export function modbusDataType(visitor: ModbusVisitor, propertyType: string): Mo
   return 'int16';
 }
 
+/** TCP or RTU: `communicateMode`, or RTU when only a serialName is given (as the driver decides). */
+export function modbusMode(config: ModbusConfig): 'TCP' | 'RTU' {
+  return config.communicateMode ?? (config.serialName && !config.ip ? 'RTU' : 'TCP');
+}
+
 export const modbus = defineProtocol({
   name: 'modbus',
   config: ModbusConfig,
   visitor: ModbusVisitor,
   checkConfig(config) {
-    const mode = config.communicateMode ?? (config.serialName && !config.ip ? 'RTU' : 'TCP');
+    const mode = modbusMode(config);
     const findings: Finding[] = [];
     if (mode === 'TCP' && !config.ip) findings.push({ path: ['ip'], message: 'is required for Modbus TCP' });
     if (mode === 'RTU' && !config.serialName)

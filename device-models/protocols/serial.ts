@@ -43,6 +43,8 @@ export const serial = defineProtocol({
   name: 'serial',
   config: SerialConfig,
   visitor: SerialVisitor,
+  // Without a pattern there is nothing to read: the visitor is a command (e.g. tare).
+  isRead: (visitor) => visitor.pattern !== undefined,
   checkVisitor(visitor, property) {
     const findings: Finding[] = [];
     if (visitor.pattern === undefined && visitor.writeTemplate === undefined)

@@ -17,6 +17,8 @@ export interface ProtocolSchemas<C extends TSchema = TSchema, V extends TSchema 
   visitor: V;
   checkConfig?(config: Static<C>): Finding[];
   checkVisitor?(visitor: Static<V>, property: ModelProperty): Finding[];
+  /** False for a visitor that is only written (e.g. a command); every visitor is read when absent. */
+  isRead?(visitor: Static<V>): boolean;
 }
 
 /** Helper that keeps the schema types when defining a protocol. */

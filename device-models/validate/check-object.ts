@@ -7,9 +7,11 @@ import {
   DeviceModel as DeviceModelSchema,
 } from '../schema/device-model.js';
 import { type DeviceStatus, DeviceStatus as DeviceStatusSchema } from '../schema/device-status.js';
+import { REPORT_KEY } from '../schema/report.js';
 import { NUMERIC_TYPES, parseTwinValue } from '../values.js';
 import { type Violation, validateAgainst } from './ajv-problems.js';
-import { formatPath, type PathSegment, type Problem, suggest } from './problems.js';
+import { formatPath, type PathSegment, type Problem, type Severity, suggest } from './problems.js';
+import { checkReport } from './report-check.js';
 import type { SourceObject } from './source.js';
 
 export const KINDS = ['DeviceModel', 'Device', 'DeviceStatus'] as const;
@@ -24,12 +26,17 @@ export interface CheckOptions {
   extraProtocols?: readonly string[];
 }
 
-/** Reports problems against one source object. */
-export function reporter(source: SourceObject, problems: Problem[]) {
+/** Reports problems (errors unless told) against one source object. */
+export function reporter(source: SourceObject, problems: Problem[], severity: Severity = 'error') {
   return (path: readonly PathSegment[], message: string) => {
     const { line, col } = source.locate(path);
-    problems.push({ file: source.file, line, col, path: formatPath(path), message });
+    problems.push({ file: source.file, line, col, path: formatPath(path), message, severity });
   };
+}
+
+/** `file:line` of the node at `path`, for messages that point at another place. */
+export function where(source: SourceObject, path: readonly PathSegment[]): string {
+  return `${source.file}:${source.locate(path).line}`;
 }
 
 /** Checks what one object can tell on its own: apiVersion, kind, schema, protocol configData, names, bounds. */
@@ -148,6 +155,12 @@ function checkModel(model: DeviceModel, report: Report, options: CheckOptions): 
         ['spec', 'properties', i, 'visitors', 'protocolName'],
         `${JSON.stringify(property.visitors.protocolName)} does not match the model protocol ${JSON.stringify(model.spec.protocol)}`,
       );
+    const configData = property.visitors?.configData;
+    if (configData && REPORT_KEY in configData) {
+      const base = ['spec', 'properties', i, 'visitors', 'configData', REPORT_KEY];
+      for (const v of checkReport(configData[REPORT_KEY], property, base).violations)
+        report(v.path, v.message);
+    }
   });
 }
 

@@ -2,11 +2,16 @@ import { getProtocol } from '../protocols/index.js';
 import { DEFAULT_CYCLE_MS, type ResolvedDevice, type ResolvedProperty } from '../resolved.js';
 import type { Device, DeviceProperty } from '../schema/device.js';
 import type { DeviceModel, ModelProperty } from '../schema/device-model.js';
+import { REPORT_KEY, type ReportStrategy } from '../schema/report.js';
 import { checkTwinValue } from '../values.js';
 import { validateAgainst } from './ajv-problems.js';
 import { type Checked, reporter } from './check-object.js';
+import { checkLines, type Placed } from './lines.js';
 import type { PathSegment, Problem } from './problems.js';
 import { suggest } from './problems.js';
+import { checkReport } from './report-check.js';
+
+type Report = (path: readonly PathSegment[], message: string) => void;
 
 type Of<K extends Checked['kind']> = Extract<Checked, { kind: K }>;
 
@@ -14,8 +19,13 @@ const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
   `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 
 /** Checks what needs several documents (models, devices, statuses) and resolves the devices that pass. */
-export function crossCheck(checked: readonly Checked[]): { problems: Problem[]; devices: ResolvedDevice[] } {
+export function crossCheck(checked: readonly Checked[]): {
+  problems: Problem[];
+  warnings: Problem[];
+  devices: ResolvedDevice[];
+} {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const models = indexUnique(
     checked.filter((c): c is Of<'DeviceModel'> => c.kind === 'DeviceModel'),
     problems,
@@ -24,12 +34,15 @@ export function crossCheck(checked: readonly Checked[]): { problems: Problem[]; 
     checked.filter((c): c is Of<'Device'> => c.kind === 'Device'),
     problems,
   );
-  const resolved: ResolvedDevice[] = [];
+  const placed: Placed[] = [];
   for (const entry of devices.values()) {
     const before = problems.length;
-    const device = resolveDevice(entry, models, problems);
-    if (device && problems.length === before) resolved.push(device);
+    const device = resolveDevice(entry, models, problems, warnings);
+    if (device && problems.length === before) placed.push({ source: entry.source, device });
   }
+  // Devices sharing a line are compared once each resolved on its own (their configData normalised).
+  const failed = checkLines(placed, problems, warnings);
+  const resolved = placed.map((p) => p.device).filter((d) => !failed.has(d.id));
   for (const status of checked.filter((c): c is Of<'DeviceStatus'> => c.kind === 'DeviceStatus')) {
     const owner = devices.get(keyOf(status.object));
     const model = owner && models.get(modelKey(owner.object));
@@ -43,7 +56,7 @@ export function crossCheck(checked: readonly Checked[]): { problems: Problem[]; 
         );
     });
   }
-  return { problems, devices: resolved };
+  return { problems, warnings, devices: resolved };
 }
 
 function modelKey(device: Device): string {
@@ -73,8 +86,10 @@ function resolveDevice(
   entry: Of<'Device'>,
   models: Map<string, Of<'DeviceModel'>>,
   problems: Problem[],
+  warnings: Problem[],
 ): ResolvedDevice | undefined {
   const report = reporter(entry.source, problems);
+  const warn = reporter(entry.source, warnings, 'warning');
   const device = entry.object;
   const namespace = device.metadata.namespace ?? 'default';
   const modelEntry = models.get(modelKey(device));
@@ -99,7 +114,7 @@ function resolveDevice(
     );
   const properties: ResolvedProperty[] = [];
   (device.spec.properties ?? []).forEach((property, i) => {
-    const resolvedProperty = resolveProperty(property, i, model, protocolName, report);
+    const resolvedProperty = resolveProperty(property, i, model, protocolName, report, warn);
     if (resolvedProperty) properties.push(resolvedProperty);
   });
   const stateReport = device.spec.stateReport ?? device.status ?? {};
@@ -125,7 +140,8 @@ function resolveProperty(
   i: number,
   model: DeviceModel,
   protocolName: string,
-  report: (path: readonly PathSegment[], message: string) => void,
+  report: Report,
+  warn: Report,
 ): ResolvedProperty | undefined {
   const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'properties', i, ...rest];
   const modelProperties = model.spec.properties ?? [];
@@ -153,11 +169,18 @@ function resolveProperty(
       if (!checked.ok) report(at('desired', 'value'), checked.reason);
     }
   }
-  const visitor = mergeVisitor(modelProperty, property);
-  if (!visitor) {
+  const merged = mergeVisitor(modelProperty, property);
+  if (!merged) {
     report(at(), 'visitors is required (the model gives no default visitor for this property)');
     return undefined;
   }
+  const { visitor, strategy } = takeReport(
+    merged,
+    property,
+    modelProperty,
+    at('visitors', 'configData'),
+    report,
+  );
   const protocol = getProtocol(protocolName);
   if (protocol) {
     const base = at('visitors', 'configData');
@@ -167,16 +190,44 @@ function resolveProperty(
       for (const f of protocol.checkVisitor?.(visitor, modelProperty) ?? [])
         report([...base, ...f.path], f.message);
   }
+  const collectCycle = property.collectCycle || DEFAULT_CYCLE_MS;
+  const read = protocol?.isRead?.(visitor) ?? true;
+  if (read && !property.reportToCloud && !property.pushMethod)
+    warn(
+      property.reportToCloud === undefined ? at() : at('reportToCloud'),
+      `is read every ${collectCycle} ms and goes nowhere: reportToCloud is ${property.reportToCloud === undefined ? 'not set' : 'false'} and there is no pushMethod (set reportToCloud: true or add a pushMethod)`,
+    );
   return {
     name: property.name,
     model: modelProperty,
     visitor,
-    collectCycle: property.collectCycle || DEFAULT_CYCLE_MS,
+    collectCycle,
     reportCycle: property.reportCycle || DEFAULT_CYCLE_MS,
     reportToCloud: property.reportToCloud ?? false,
     ...(property.pushMethod ? { pushMethod: property.pushMethod } : {}),
     ...(desired ? { desired } : {}),
+    ...(strategy ? { report: strategy } : {}),
   };
+}
+
+/**
+ * Takes the edgetwin `report` block out of a merged visitor (the protocol never sees it) and checks it.
+ * The device's own block is reported at its path; a block from the model was reported on the model
+ * already (check-object.ts), so it is only re-checked here to be resolved.
+ */
+function takeReport(
+  merged: Record<string, unknown>,
+  property: DeviceProperty,
+  modelProperty: ModelProperty,
+  base: PathSegment[],
+  report: Report,
+): { visitor: Record<string, unknown>; strategy?: ReportStrategy } {
+  const { [REPORT_KEY]: block, ...visitor } = merged;
+  if (!(REPORT_KEY in merged)) return { visitor };
+  const own = REPORT_KEY in (property.visitors?.configData ?? {});
+  const checked = checkReport(block, modelProperty, [...base, REPORT_KEY]);
+  if (own) for (const v of checked.violations) report(v.path, v.message);
+  return checked.strategy ? { visitor, strategy: checked.strategy } : { visitor };
 }
 
 /** The model's default visitor overridden key by key by the device's (KubeEdge 1.22+). */

@@ -3,15 +3,18 @@ import type { ResolvedDevice } from '../resolved.js';
 import type { DeviceModel } from '../schema/device-model.js';
 import { type Checked, type CheckOptions, checkObject, KINDS } from './check-object.js';
 import { crossCheck } from './cross-check.js';
-import { formatProblem, type Problem } from './problems.js';
+import { compareProblems, formatProblem, type Problem } from './problems.js';
 import { readSources, type SourceObject } from './source.js';
 
 export type { CheckOptions } from './check-object.js';
-export { formatPath, formatProblem, type Problem } from './problems.js';
+export { compareProblems, formatPath, formatProblem, type Problem, type Severity } from './problems.js';
 export { DEFAULT_MAX_BYTES, parseSource, readSources, type SourceObject } from './source.js';
 
 export interface ValidationResult {
+  /** Errors: what makes the input unusable. Devices with one are not in `devices`. */
   problems: Problem[];
+  /** Valid input that is probably not what was meant (severity `warning`); they refuse nothing. */
+  warnings: Problem[];
   files: number;
   counts: Record<(typeof KINDS)[number], number>;
   models: DeviceModel[];
@@ -31,7 +34,8 @@ export async function validateFiles(
   const sources = await readSources(paths, options);
   const result = validateObjects(sources.objects, options);
   result.problems.unshift(...sources.problems);
-  result.problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+  result.problems.sort(compareProblems);
+  result.warnings.sort(compareProblems);
   return { ...result, files: sources.files };
 }
 
@@ -53,7 +57,7 @@ export function validateObjects(
     KINDS.map((k) => [k, checked.filter((c) => c.kind === k).length]),
   ) as ValidationResult['counts'];
   const models = checked.flatMap((c) => (c.kind === 'DeviceModel' ? [c.object] : []));
-  return { problems, files: 0, counts, models, devices: cross.devices };
+  return { problems, warnings: cross.warnings, files: 0, counts, models, devices: cross.devices };
 }
 
 /** An object with no file behind it (e.g. from the Kubernetes API); problems name `origin` and the path. */
@@ -61,7 +65,7 @@ export function fromValue(value: unknown, origin: string): SourceObject {
   return { file: origin, value, locate: () => ({ line: 0, col: 0 }) };
 }
 
-/** Loads devices from files for a process to run: throws DeviceModelError listing every problem. */
+/** Loads devices from files for a process to run: throws DeviceModelError listing every error (warnings do not). */
 export async function loadDevices(
   paths: readonly string[],
   options: ValidateOptions = {},

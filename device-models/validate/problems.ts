@@ -1,3 +1,9 @@
+/**
+ * `error`: the input is wrong and is refused. `warning`: the input is valid (KubeEdge would take it) but
+ * probably not what was meant, e.g. a value read forever and sent nowhere.
+ */
+export type Severity = 'error' | 'warning';
+
 /** One thing wrong with an input, where it is, and why. */
 export interface Problem {
   file: string;
@@ -6,6 +12,7 @@ export interface Problem {
   /** Dotted field path inside the document, e.g. `spec.properties[2].visitors.configData.register`. */
   path: string;
   message: string;
+  severity: Severity;
 }
 
 export type PathSegment = string | number;
@@ -19,9 +26,15 @@ export function formatPath(segments: readonly PathSegment[]): string {
   return out;
 }
 
-/** `file:line:col  path  message`, the line `edgetwin validate` prints. */
+/** `file:line:col  path  message` (`file:line:col  warning: path  message`), the line `edgetwin validate` prints. */
 export function formatProblem(problem: Problem): string {
-  return `${problem.file}:${problem.line}:${problem.col}  ${problem.path || '-'}  ${problem.message}`;
+  const warning = problem.severity === 'warning' ? 'warning: ' : '';
+  return `${problem.file}:${problem.line}:${problem.col}  ${warning}${problem.path || '-'}  ${problem.message}`;
+}
+
+/** By file, then line, then column: the order a person reads them in. */
+export function compareProblems(a: Problem, b: Problem): number {
+  return a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
 }
 
 /** The closest candidate to a mistyped value, for "did you mean …?" hints. */

@@ -50,7 +50,14 @@ export async function readSources(
   const result: ParsedSources = { objects: [], problems: [], files: 0 };
   for (const file of await expandPaths(paths)) {
     result.files++;
-    const at = (message: string): Problem => ({ file, line: 1, col: 1, path: '', message });
+    const at = (message: string): Problem => ({
+      file,
+      line: 1,
+      col: 1,
+      path: '',
+      message,
+      severity: 'error',
+    });
     const info = await stat(file).catch((error: NodeJS.ErrnoException) => error);
     if (info instanceof Error) {
       result.problems.push(at(info.code === 'ENOENT' ? 'no such file or directory' : info.message));
@@ -85,7 +92,14 @@ export function parseSource(file: string, text: string): Omit<ParsedSources, 'fi
     if (doc.errors.length > 0) {
       for (const error of doc.errors) {
         const { line, col } = position(error.pos[0]);
-        problems.push({ file, line, col, path: '', message: `YAML syntax: ${firstLine(error.message)}` });
+        problems.push({
+          file,
+          line,
+          col,
+          path: '',
+          message: `YAML syntax: ${firstLine(error.message)}`,
+          severity: 'error',
+        });
       }
       continue;
     }
@@ -99,7 +113,14 @@ export function parseSource(file: string, text: string): Omit<ParsedSources, 'fi
         objects.push({ file, value: item, locate: (p) => locate(['items', i, ...p]) });
   }
   if (objects.length === 0 && problems.length === 0)
-    problems.push({ file, line: 1, col: 1, path: '', message: 'file is empty: no documents' });
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      path: '',
+      message: 'file is empty: no documents',
+      severity: 'error',
+    });
   return { objects, problems };
 }
 

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
-import { DEFAULT_MAX_BYTES, formatProblem, validateFiles } from '../../device-models/index.js';
+import {
+  compareProblems,
+  DEFAULT_MAX_BYTES,
+  formatProblem,
+  validateFiles,
+} from '../../device-models/index.js';
 import type { Output } from './output.js';
 
 export interface ValidateOptions {
@@ -8,13 +13,17 @@ export interface ValidateOptions {
   protocol?: string[];
 }
 
-/** `edgetwin validate`: prints every problem as `file:line:col  path  message`; the exit code says if any. */
+/**
+ * `edgetwin validate`: prints every problem as `file:line:col  path  message` (a warning as
+ * `file:line:col  warning: path  message`); exits 1 when there is an error, 0 when there are only warnings.
+ */
 export async function runValidate(paths: string[], options: ValidateOptions, out: Output): Promise<number> {
   const result = await validateFiles(paths, {
     ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
     ...(options.protocol ? { extraProtocols: options.protocol } : {}),
   });
   const ok = result.problems.length === 0;
+  const all = [...result.problems, ...result.warnings].sort(compareProblems);
   if (options.json) {
     out.stdout(
       JSON.stringify(
@@ -23,7 +32,9 @@ export async function runValidate(paths: string[], options: ValidateOptions, out
           files: result.files,
           counts: result.counts,
           devices: result.devices.map((d) => d.id),
-          problems: result.problems,
+          errors: result.problems.length,
+          warnings: result.warnings.length,
+          problems: all,
         },
         null,
         2,
@@ -31,11 +42,15 @@ export async function runValidate(paths: string[], options: ValidateOptions, out
     );
     return ok ? 0 : 1;
   }
-  for (const problem of result.problems) out.stdout(formatProblem(problem));
+  for (const problem of all) out.stdout(formatProblem(problem));
   const { DeviceModel, Device, DeviceStatus } = result.counts;
   const objects = `${DeviceModel} DeviceModel(s), ${Device} Device(s)${DeviceStatus ? `, ${DeviceStatus} DeviceStatus(es)` : ''}`;
-  if (ok) out.stdout(`ok: ${objects} in ${result.files} file(s)`);
-  else out.stderr(`${result.problems.length} problem(s) in ${result.files} file(s) (${objects} read)`);
+  const warnings = result.warnings.length > 0 ? `, ${result.warnings.length} warning(s)` : '';
+  if (ok) out.stdout(`ok: ${objects} in ${result.files} file(s)${warnings}`);
+  else
+    out.stderr(
+      `${result.problems.length} problem(s) in ${result.files} file(s) (${objects} read)${warnings}`,
+    );
   return ok ? 0 : 1;
 }
 

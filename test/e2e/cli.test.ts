@@ -51,6 +51,29 @@ describe('edgetwin validate', () => {
     expect(result.stderr).toContain('2 problem(s) in 1 file(s)');
   });
 
+  it('exits 0 when there are only warnings, printing them as file:line:col  warning: path  message', async () => {
+    const text = readFileSync(join(root, 'device-models/samples/modbus-tcp-thermostat.yaml'), 'utf8').replace(
+      'reportToCloud: true',
+      'reportToCloud: false',
+    );
+    const file = join(dir, 'warn.yaml');
+    await writeFile(file, text);
+    const lines = text.split('\n');
+    const line = lines.findIndex((l) => l.includes('reportToCloud: false')) + 1;
+    const col = lines[line - 1]!.indexOf('false') + 1;
+    const result = await edgetwin('validate', file);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout.trim().split('\n')).toEqual([
+      `${file}:${line}:${col}  warning: spec.properties[0].reportToCloud  is read every 1000 ms and goes nowhere: reportToCloud is false and there is no pushMethod (set reportToCloud: true or add a pushMethod)`,
+      'ok: 1 DeviceModel(s), 1 Device(s) in 1 file(s), 1 warning(s)',
+    ]);
+    const json = JSON.parse((await edgetwin('validate', '--json', file)).stdout);
+    expect(json).toMatchObject({ ok: true, errors: 0, warnings: 1 });
+    expect(json.problems).toEqual([
+      expect.objectContaining({ file, line, severity: 'warning', path: 'spec.properties[0].reportToCloud' }),
+    ]);
+  });
+
   it('prints machine-readable results with --json', async () => {
     const file = join(dir, 'syntax.yaml');
     await writeFile(file, 'kind: Device\nmetadata: {name: [x\n');
@@ -62,6 +85,7 @@ describe('edgetwin validate', () => {
       file,
       line: expect.any(Number),
       message: expect.stringMatching(/^YAML syntax/),
+      severity: 'error',
     });
   });
 
