@@ -1,5 +1,4 @@
 import { access } from 'node:fs/promises';
-import { ReadlineParser, SerialPort } from 'serialport';
 import {
   formatTwinValue,
   parseTwinValue,
@@ -7,148 +6,152 @@ import {
   type SerialVisitor,
   type TwinValue,
 } from '../../device-models/index.js';
-import type { Driver, DriverContext, DriverState, Point, Reading } from '../../sdk/driver.js';
+import type { Driver, DriverContext, Point, Reading } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
+import { abortable, type Call, startCall } from '../../sdk/runtime/call.js';
+import type { SharedConnection } from '../../sdk/runtime/connection-pool.js';
+import { type LineMatch, lineSettings, SerialLine } from './line.js';
 
 /** How long a read or an ack may take when the visitor gives no timeout, ms. */
 export const DEFAULT_TIMEOUT_MS = 1000;
 
-interface Waiter {
-  re: RegExp;
-  resolve(match: { groups: Record<string, string> | undefined; at: number }): void;
-  reject(error: Error): void;
-}
+type SerialPoint = Point<SerialVisitor>;
 
 /**
  * A line-oriented serial device: every line received is matched against the visitors' patterns. Streaming
  * visitors (no `request`) read the next matching line; request/response visitors send `request` and wait
- * for a matching line, one exchange at a time per port.
+ * for a matching line. Devices on one port share one open port (sdk's ConnectionPool) and take turns for
+ * their exchanges (half duplex); each request waits as long as its visitor's `timeout`.
  */
 export class SerialDriver implements Driver<SerialConfig, SerialVisitor> {
   private readonly log: Logger;
-  private port: SerialPort | undefined;
-  private status: DriverState = 'offline';
+  private line: SharedConnection<SerialLine> | undefined;
+  private forgetLost: (() => void) | undefined;
   private readonly regexes = new Map<string, RegExp>();
-  private readonly waiters = new Set<Waiter>();
-  /** Tail of the request queue: each exchange starts once the previous one settled. */
-  private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(context: DriverContext) {
+  constructor(private readonly context: DriverContext) {
     this.log = context.log.child({ module: 'mapper:serial' });
   }
 
-  async connect(config: SerialConfig): Promise<void> {
-    if (this.port) await this.close();
-    this.status = 'connecting';
-    const port = new SerialPort({
-      path: config.serialName,
-      baudRate: config.baudRate ?? 9600,
-      dataBits: (config.dataBits ?? 8) as 5 | 6 | 7 | 8,
-      stopBits: (config.stopBits ?? 1) as 1 | 1.5 | 2,
-      parity: config.parity ?? 'none',
-      autoOpen: false,
+  async connect(config: SerialConfig, call: Call): Promise<void> {
+    await this.close();
+    const key = `serial:${config.serialName}`;
+    const acquiring = this.context.connections.acquire(key, {
+      settings: lineSettings(config),
+      open: (lost) => SerialLine.open(config, lost, this.log),
+      close: (line) => line.close(),
     });
+    let line: SharedConnection<SerialLine>;
     try {
-      await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+      line = await abortable(acquiring, call.signal);
     } catch (error) {
-      this.status = 'offline';
-      throw new DeviceUnavailable(`cannot open ${config.serialName}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      acquiring.then(
+        (late) => late.release(),
+        () => {},
+      );
+      if (error instanceof DeviceUnavailable || error instanceof ProtocolTimeout) throw error;
+      throw new DeviceUnavailable(`cannot open ${config.serialName}: ${messageOf(error)}`, { cause: error });
     }
-    this.port = port;
-    const parser = port.pipe(new ReadlineParser({ delimiter: config.delimiter ?? '\r\n' }));
-    parser.on('data', (line: string) => this.onLine(line));
-    port.on('error', (error) => {
-      this.log.warn({ err: error }, 'serial port error');
-      this.lost(port);
-    });
-    port.on('close', () => this.lost(port));
-    this.status = 'online';
+    this.line = line;
+    const onLost = () => this.context.lost(line.lost.reason as Error);
+    line.lost.addEventListener('abort', onLost, { once: true });
+    this.forgetLost = () => line.lost.removeEventListener('abort', onLost);
+    this.log.info({ key }, 'serial connected');
   }
 
-  readable(point: Point<SerialVisitor>): boolean {
+  readable(point: SerialPoint): boolean {
     return point.visitor.pattern !== undefined;
   }
 
-  async read(point: Point<SerialVisitor>): Promise<Reading> {
+  async read(point: SerialPoint, call: Call): Promise<Reading> {
     const { visitor } = point;
     if (visitor.pattern === undefined)
       throw new ProtocolError(`property ${point.name} has no pattern to read`);
     const re = this.regex(visitor.pattern);
-    const timeout = visitor.timeout ?? DEFAULT_TIMEOUT_MS;
-    if (visitor.request === undefined) {
-      // Always the next matching line: a cached match would hide a device that stopped streaming (the
-      // conformance suite requires PROTOCOL_TIMEOUT as soon as it goes silent). Costs at most one stream period.
-      this.ensureOpen();
-      const match = await this.waitFor(re, timeout, `a line matching ${visitor.pattern}`);
-      return this.reading(point, match.groups?.value ?? '', match.at);
-    }
     const request = visitor.request;
-    return this.exclusive(async () => {
-      const match = this.waitFor(re, timeout, `an answer to ${JSON.stringify(request)}`);
-      match.catch(() => {});
-      await this.send(request).catch((error: unknown) => {
-        match.catch(() => {});
-        throw error;
-      });
-      const { groups, at } = await match;
-      return this.reading(point, groups?.value ?? '', at);
-    });
+    // A streaming device: always the next matching line. A cached match would hide a device that stopped
+    // streaming (the conformance suite requires PROTOCOL_TIMEOUT as soon as it goes silent); this costs at
+    // most one stream period.
+    const match =
+      request === undefined
+        ? await this.exchange(point, `a line matching ${visitor.pattern}`, call, false, (port, signal) =>
+            port.next(this, re, signal),
+          )
+        : await this.exchange(point, `an answer to ${JSON.stringify(request)}`, call, true, (port, signal) =>
+            this.send(port, request, re, signal),
+          );
+    if (!match) throw new ProtocolError(`property ${point.name}: no answer`);
+    return reading(point, match.groups?.value ?? '', match.at);
   }
 
-  async write(point: Point<SerialVisitor>, value: TwinValue): Promise<void> {
+  async write(point: SerialPoint, value: TwinValue, call: Call): Promise<void> {
     const { visitor } = point;
     if (visitor.writeTemplate === undefined)
       throw new ProtocolError(`property ${point.name} has no writeTemplate`);
     const text = visitor.writeTemplate.replaceAll('{value}', formatTwinValue(point.property.type, value));
-    const ack = visitor.ackPattern;
-    await this.exclusive(async () => {
-      const acked = ack
-        ? this.waitFor(this.regex(ack), visitor.timeout ?? DEFAULT_TIMEOUT_MS, `an ack matching ${ack}`)
-        : undefined;
-      acked?.catch(() => {});
-      try {
-        await this.send(text);
-      } catch (error) {
-        acked?.catch(() => {});
-        throw error;
-      }
-      await acked;
-    });
-  }
-
-  state(): DriverState {
-    return this.status;
+    const ack = visitor.ackPattern === undefined ? undefined : this.regex(visitor.ackPattern);
+    const what = ack ? `an ack matching ${visitor.ackPattern}` : `sending ${JSON.stringify(text)}`;
+    await this.exchange(point, what, call, true, (port, signal) => this.send(port, text, ack, signal));
   }
 
   async close(): Promise<void> {
-    this.status = 'closed';
-    const port = this.port;
-    this.port = undefined;
-    this.rejectAll(new DeviceUnavailable('the serial port was closed'));
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    const line = this.line;
+    this.line = undefined;
+    this.forgetLost?.();
+    this.forgetLost = undefined;
+    line?.handle.forget(this, new DeviceUnavailable('the serial device was closed'));
+    await line?.release();
   }
 
-  private ensureOpen(): SerialPort {
-    const port = this.port;
-    if (!port?.isOpen || this.status === 'offline' || this.status === 'closed')
-      throw new DeviceUnavailable(
-        `serial device is ${this.status === 'closed' ? 'closed' : 'not connected'}`,
+  /**
+   * Runs `work` on the port with the visitor's timeout (the call's when it has none), after the other devices'
+   * exchanges on the port when `exclusive`. A timeout on a port whose device node is gone (a pty or USB adapter
+   * that vanished does not always close the port) is the port lost, not the device's silence.
+   */
+  private async exchange<T>(
+    point: SerialPoint,
+    what: string,
+    call: Call,
+    exclusive: boolean,
+    work: (port: SerialLine, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const line = this.line;
+    if (!line) throw new DeviceUnavailable('the serial device is not connected');
+    if (line.lost.aborted) throw line.lost.reason as Error;
+    const run = async (port: SerialLine): Promise<T> => {
+      const request = startCall(
+        point.visitor.timeout ?? call.timeoutMs,
+        `serial ${point.name}: ${what}`,
+        call.signal,
       );
-    return port;
+      try {
+        return await work(port, request.signal);
+      } catch (error) {
+        if (error instanceof ProtocolTimeout && !(await exists(port.port.path))) {
+          const gone = new DeviceUnavailable(`serial port ${port.port.path} is gone`, { cause: error });
+          line.fail(gone);
+          throw gone;
+        }
+        throw error;
+      } finally {
+        request.done();
+      }
+    };
+    return exclusive ? line.exclusive(run, call.signal) : run(line.handle);
   }
 
-  private lost(port: SerialPort): void {
-    if (this.port !== port || this.status === 'closed') return;
-    this.status = 'offline';
-    this.rejectAll(new DeviceUnavailable('the serial port closed'));
-  }
-
-  private rejectAll(error: Error): void {
-    for (const waiter of this.waiters) waiter.reject(error);
-    this.waiters.clear();
+  /** Sends `text` and, given `answer`, waits for the line matching it (listening first: it may come quickly). */
+  private async send(
+    port: SerialLine,
+    text: string,
+    answer: RegExp | undefined,
+    signal: AbortSignal,
+  ): Promise<LineMatch | undefined> {
+    const answered = answer ? port.next(this, answer, signal) : undefined;
+    answered?.catch(() => {});
+    await abortable(port.send(text), signal);
+    return answered;
   }
 
   private regex(source: string): RegExp {
@@ -159,70 +162,21 @@ export class SerialDriver implements Driver<SerialConfig, SerialVisitor> {
     }
     return re;
   }
+}
 
-  private onLine(line: string): void {
-    const at = Date.now();
-    for (const waiter of [...this.waiters]) {
-      const match = waiter.re.exec(line);
-      if (match) {
-        this.waiters.delete(waiter);
-        waiter.resolve({ groups: match.groups, at });
-      }
-    }
-  }
+function reading(point: SerialPoint, text: string, at: number): Reading {
+  const parsed = parseTwinValue(point.property.type, text);
+  if (!parsed.ok) throw new ProtocolError(`property ${point.name}: ${parsed.reason}`);
+  return { value: parsed.value, quality: 'good', timestamp: at };
+}
 
-  /** The next line matching `re`, within `ms` (the driver's only timer: a per-request timeout). */
-  private waitFor(
-    re: RegExp,
-    ms: number,
-    what: string,
-  ): Promise<{ groups: Record<string, string> | undefined; at: number }> {
-    this.ensureOpen();
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        re,
-        resolve: (match) => {
-          clearTimeout(timer);
-          resolve(match);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(new ProtocolTimeout(`no ${what} within ${ms} ms`));
-        // A pty or USB adapter that vanished does not always close the port: check the device node.
-        const port = this.port;
-        if (port) access(port.path).catch(() => this.lost(port));
-      }, ms);
-      this.waiters.add(waiter);
-    });
-  }
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
 
-  private send(text: string): Promise<void> {
-    const port = this.ensureOpen();
-    return new Promise((resolve, reject) => {
-      port.write(text, (error) => {
-        if (error)
-          return reject(new DeviceUnavailable(`serial write failed: ${error.message}`, { cause: error }));
-        port.drain((drainError) =>
-          drainError ? reject(new DeviceUnavailable(drainError.message, { cause: drainError })) : resolve(),
-        );
-      });
-    });
-  }
-
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => {});
-    return run;
-  }
-
-  private reading(point: Point<SerialVisitor>, text: string, at: number): Reading {
-    const parsed = parseTwinValue(point.property.type, text);
-    if (!parsed.ok) throw new ProtocolError(`property ${point.name}: ${parsed.reason}`);
-    return { value: parsed.value, quality: 'good', timestamp: at };
-  }
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
