@@ -12,8 +12,9 @@ import {
 } from '../device-models/index.js';
 import { OpcuaDriver } from '../mappers/opcua/driver.js';
 import { createOpcuaSimulator } from '../mappers/opcua/simulator.js';
-import type { Point } from '../sdk/index.js';
-import { silentLogger } from '../sdk/index.js';
+import type { Call, Point } from '../sdk/index.js';
+import { deadline } from '../sdk/index.js';
+import { driverContext } from '../sdk/testing/driver-context.js';
 
 /**
  * OPC UA values/s on the sample tank's simulator, ours against node-opcua's raw client in the same run:
@@ -58,8 +59,11 @@ export async function benchOpcua(seconds = 3): Promise<string[]> {
       property: p.model,
       collectCycle: 10,
     }));
-    const driver = new OpcuaDriver({ log: silentLogger }, { pkiDir: join(pki, 'driver') });
-    await driver.connect({ ...tank.config, url: url! });
+    const driver = new OpcuaDriver(driverContext(), { pkiDir: join(pki, 'driver') });
+    const timeoutMs = tank.config.timeout ?? 5000;
+    /** What the runtime gives each call: the config's request timeout within a deadline of a few. */
+    const call = (): Call => ({ ...deadline(timeoutMs * 4), timeoutMs });
+    await driver.connect({ ...tank.config, url: url! }, { ...deadline(30_000), timeoutMs });
     const manager = new OPCUACertificateManager({
       rootFolder: join(pki, 'raw'),
       automaticallyAcceptUnknownCertificate: true,
@@ -72,7 +76,7 @@ export async function benchOpcua(seconds = 3): Promise<string[]> {
     const raw = await rate(seconds, nodes.length, async () => {
       for (const node of nodes) await session.read(node);
     });
-    const ours = await rate(seconds, points.length, () => driver.readMany(points));
+    const ours = await rate(seconds, points.length, () => driver.readMany(points, call()));
     lines.push(
       `OPC UA polling, ${points.length} properties: raw node-opcua one read per node ${raw.toFixed(0)} values/s, edgetwin batched Read ${ours.toFixed(0)} values/s, ratio ${(ours / raw).toFixed(2)}`,
     );
@@ -97,7 +101,7 @@ export async function benchOpcua(seconds = 3): Promise<string[]> {
       };
     });
     const ourSub = await notifications(seconds, async (onValue) => {
-      const stops = await Promise.all(points.map((p) => driver.subscribe(p, onValue)));
+      const stops = await Promise.all(points.map((p) => driver.subscribe(p, onValue, call())));
       return async () => {
         for (const stop of stops) await stop();
       };

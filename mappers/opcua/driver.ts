@@ -17,16 +17,10 @@ import {
   UserTokenType,
   Variant,
 } from 'node-opcua-client';
-import {
-  type OpcuaConfig,
-  type OpcuaVisitor,
-  outOfRange,
-  type TwinValue,
-} from '../../device-models/index.js';
+import type { OpcuaConfig, OpcuaVisitor, TwinValue } from '../../device-models/index.js';
 import {
   type Driver,
   type DriverContext,
-  type DriverState,
   type Point,
   type Quality,
   type Reading,
@@ -34,14 +28,13 @@ import {
 } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
+import { abortable, type Call, timed, withCall } from '../../sdk/runtime/call.js';
 import { MODEL_DATA_TYPES } from './data-types.js';
 
 type OpcuaPoint = Point<OpcuaVisitor>;
 
-const DEFAULT_TIMEOUT_MS = 5000;
-/** Connecting includes the first-run certificate generation, so it gets at least this long. */
-const MIN_CONNECT_TIMEOUT_MS = 10_000;
-/** Point carries no collectCycle, so monitored items sample at this interval. */
+/** A request's timeout when the config gives none, ms. */
+export const DEFAULT_TIMEOUT_MS = 5000;
 /** Sampling interval when the point does not say (its collectCycle). */
 export const SAMPLING_INTERVAL_MS = 1000;
 /** Default client PKI folder (own certificate, trusted/rejected server certificates). */
@@ -94,22 +87,13 @@ function readingOf(point: OpcuaPoint, dataValue: DataValue): Reading | Error {
   };
 }
 
-/** Rejects with ProtocolTimeout after `ms`; the timer is cleared as soon as `work` settles. */
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProtocolTimeout(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** The connection is gone: node-opcua said so in a message (rather than with a status). */
+const CONNECTION_GONE = /closed|disconnect|connection|channel|BadSession/i;
 
 /**
  * OPC UA through node-opcua-client: one session per connect, batched reads in one Read service call,
- * monitored items on one subscription. node-opcua's own reconnection is turned off (the runtime reconnects).
+ * monitored items on one subscription. node-opcua's own reconnection is turned off: a connection lost between
+ * requests is reported to the runtime (`context.lost`), which reconnects.
  */
 export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
   private readonly log: Logger;
@@ -118,25 +102,27 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
   private subscription: Promise<ClientSubscription> | undefined;
   private certificates: OPCUACertificateManager | undefined;
   private readonly dataTypes = new Map<string, DataType>();
+  /** What made the connection unusable, once it is. */
+  private broken: DeviceUnavailable | undefined;
+  /** How long close() waits for the session and the connection to close, ms. */
   private timeoutMs = DEFAULT_TIMEOUT_MS;
-  private current: DriverState = 'offline';
 
   private readonly pkiDir: string;
 
   /** `options.pkiDir`: the client PKI folder, created on first use; default DEFAULT_PKI_DIR. */
-  constructor(context: DriverContext, options: { pkiDir?: string } = {}) {
+  constructor(
+    private readonly context: DriverContext,
+    options: { pkiDir?: string } = {},
+  ) {
     this.log = context.log.child({ mapper: 'opcua' });
     this.pkiDir = options.pkiDir ?? DEFAULT_PKI_DIR;
   }
 
-  state(): DriverState {
-    return this.current;
-  }
-
-  async connect(config: OpcuaConfig): Promise<void> {
+  /** Connecting includes the first-run certificate generation: it runs to the call's deadline. */
+  async connect(config: OpcuaConfig, call: Call): Promise<void> {
     await this.release();
-    this.current = 'connecting';
-    this.timeoutMs = config.timeout ?? DEFAULT_TIMEOUT_MS;
+    this.broken = undefined;
+    this.timeoutMs = call.timeoutMs;
     const certificates = new OPCUACertificateManager({
       rootFolder: this.pkiDir,
       automaticallyAcceptUnknownCertificate: true,
@@ -155,68 +141,55 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
     });
     this.client = client;
     const events = client as unknown as EventEmitter;
-    const lost = (why: string) => () => {
-      if (this.client !== client || this.current === 'closed') return;
-      this.log.warn({ url: config.url }, `OPC UA connection ${why}`);
-      this.current = 'offline';
-    };
-    events.on('connection_lost', lost('lost'));
-    events.on('close', lost('closed'));
-    events.on('start_reconnection', () => {
-      if (this.client === client) this.current = 'connecting';
-    });
-    events.on('after_reconnection', () => {
-      if (this.client === client) this.current = 'online';
-    });
+    events.on('connection_lost', () => this.lose(client, `OPC UA connection to ${config.url} lost`));
+    events.on('close', () => this.lose(client, `OPC UA connection to ${config.url} closed`));
     const identity: UserIdentityInfo =
       config.userName !== undefined
         ? { type: UserTokenType.UserName, userName: config.userName, password: config.password ?? '' }
         : { type: UserTokenType.Anonymous };
+    let session: ClientSession;
     try {
-      await within(
-        Math.max(MIN_CONNECT_TIMEOUT_MS, this.timeoutMs),
-        `connect ${config.url}`,
+      session = await abortable(
         (async () => {
           await client.connect(config.url);
-          this.session = await client.createSession(identity);
+          return client.createSession(identity);
         })(),
+        call.signal,
       );
     } catch (err) {
       await this.release();
-      this.current = 'offline';
-      if (err instanceof ProtocolTimeout) throw err;
+      if (err instanceof ProtocolTimeout || err instanceof DeviceUnavailable) throw err;
       const message = err instanceof Error ? err.message : String(err);
       if (/BadUserAccessDenied|BadIdentityToken|denied|rejected/i.test(message))
         throw new ProtocolError(`OPC UA session refused at ${config.url}: ${message}`, { cause: err });
       throw new DeviceUnavailable(`cannot reach OPC UA server ${config.url}: ${message}`, { cause: err });
     }
-    const session = this.session;
+    this.session = session;
     (session as unknown as EventEmitter).on('session_closed', () => {
-      if (this.session === session && this.current !== 'closed') this.current = 'offline';
+      if (this.session === session) this.lose(client, `OPC UA session at ${config.url} closed`);
     });
-    this.current = 'online';
     this.log.debug({ url: config.url }, 'OPC UA session open');
   }
 
-  read(point: OpcuaPoint): Promise<Reading> {
-    return readOneOf(this, point);
+  read(point: OpcuaPoint, call: Call): Promise<Reading> {
+    return readOneOf(this, point, call);
   }
 
   /** One Read service call for all points. */
-  async readMany(points: OpcuaPoint[]): Promise<(Reading | Error)[]> {
+  async readMany(points: OpcuaPoint[], call: Call): Promise<(Reading | Error)[]> {
     const session = this.open();
     const nodesToRead = points.map((p) => ({ nodeId: p.visitor.nodeID, attributeId: AttributeIds.Value }));
-    const values = await this.request('read', session.read(nodesToRead, 0));
+    const values = await this.request('read', session.read(nodesToRead, 0), call);
     return points.map((point, i) => {
       const value = values[i];
       return value ? readingOf(point, value) : new ProtocolError(`no result for ${point.visitor.nodeID}`);
     });
   }
 
-  async write(point: OpcuaPoint, value: TwinValue): Promise<void> {
+  async write(point: OpcuaPoint, value: TwinValue, call: Call): Promise<void> {
     const session = this.open();
-    const dataType = await this.dataTypeOf(session, point);
-    const variant = this.variantOf(point, dataType, value);
+    const dataType = await this.dataTypeOf(session, point, call);
+    const variant = variantOf(point, dataType, value);
     const status = await this.request(
       'write',
       session.write({
@@ -224,11 +197,16 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
         attributeId: AttributeIds.Value,
         value: { value: variant },
       }),
+      call,
     );
     if (quality(status) !== 'good') throw statusError(`write ${point.visitor.nodeID}`, status);
   }
 
-  async subscribe(point: OpcuaPoint, onValue: (reading: Reading) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    point: OpcuaPoint,
+    onValue: (reading: Reading) => void,
+    call: Call,
+  ): Promise<() => Promise<void>> {
     const session = this.open();
     this.subscription ??= session.createSubscription2({
       requestedPublishingInterval: point.collectCycle ?? SAMPLING_INTERVAL_MS,
@@ -238,7 +216,7 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
       publishingEnabled: true,
       priority: 1,
     });
-    const subscription = await this.request('subscribe', this.subscription);
+    const subscription = await this.request('subscribe', this.subscription, call);
     const item = await this.request(
       'monitor',
       subscription.monitor(
@@ -246,6 +224,7 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
         { samplingInterval: point.collectCycle ?? SAMPLING_INTERVAL_MS, discardOldest: true, queueSize: 1 },
         TimestampsToReturn.Both,
       ),
+      call,
     );
     item.on('changed', (dataValue: DataValue) => {
       const reading = readingOf(point, dataValue);
@@ -254,43 +233,58 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
       else onValue(reading);
     });
     return async () => {
-      if (this.session === session) await item.terminate().catch(() => {});
+      if (this.session === session)
+        await withCall(this.timeoutMs, 'stop monitoring', () => item.terminate()).catch(() => {});
     };
   }
 
   async close(): Promise<void> {
     await this.release();
-    this.current = 'closed';
   }
 
   private open(): ClientSession {
-    if (!this.session || this.current === 'closed')
-      throw new DeviceUnavailable('OPC UA driver is not connected');
+    if (this.broken) throw this.broken;
+    if (!this.session) throw new DeviceUnavailable('OPC UA driver is not connected');
     return this.session;
   }
 
-  private async request<T>(what: string, work: Promise<T>): Promise<T> {
+  /** The connection of `client` went away after connect: later calls fail, and the runtime is told. */
+  private lose(client: OPCUAClient, why: string): void {
+    if (this.client !== client || !this.session || this.broken) return;
+    this.log.warn(why);
+    this.broken = new DeviceUnavailable(why);
+    this.context.lost(this.broken);
+  }
+
+  /**
+   * One request with the call's timeout. node-opcua's errors become ours: a timeout is a ProtocolTimeout,
+   * anything else thrown is a DeviceUnavailable (a Bad status comes back as a value, not thrown), and one that
+   * speaks of the connection fails every later call too, until the runtime reconnects.
+   */
+  private async request<T>(what: string, work: Promise<T>, call: Call): Promise<T> {
     try {
-      return await within(this.timeoutMs, `OPC UA ${what}`, work);
+      return await timed(call, `OPC UA ${what}`, work);
     } catch (err) {
-      if (err instanceof ProtocolTimeout || err instanceof ProtocolError) throw err;
+      if (err instanceof ProtocolTimeout || err instanceof ProtocolError || err instanceof DeviceUnavailable)
+        throw err;
       const message = err instanceof Error ? err.message : String(err);
       if (/timeout|timed out/i.test(message))
         throw new ProtocolTimeout(`OPC UA ${what}: ${message}`, { cause: err });
-      if (this.current === 'online' && /closed|disconnect|connection|channel|BadSession/i.test(message))
-        this.current = 'offline';
-      throw new DeviceUnavailable(`OPC UA ${what}: ${message}`, { cause: err });
+      const error = new DeviceUnavailable(`OPC UA ${what}: ${message}`, { cause: err });
+      if (CONNECTION_GONE.test(message)) this.broken ??= error;
+      throw error;
     }
   }
 
   /** The node's DataType, read once; the model's type when the node's is not a built-in type. */
-  private async dataTypeOf(session: ClientSession, point: OpcuaPoint): Promise<DataType> {
+  private async dataTypeOf(session: ClientSession, point: OpcuaPoint, call: Call): Promise<DataType> {
     const known = this.dataTypes.get(point.visitor.nodeID);
     if (known !== undefined) return known;
     const fallback = MODEL_DATA_TYPES[point.property.type];
     const dataValue = await this.request(
       'read DataType',
       session.read({ nodeId: point.visitor.nodeID, attributeId: AttributeIds.DataType }),
+      call,
     );
     let dataType = fallback;
     const id = dataValue.value.value as { namespace?: number; value?: unknown } | null;
@@ -301,28 +295,6 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
     return dataType;
   }
 
-  private variantOf(point: OpcuaPoint, dataType: DataType, value: TwinValue): Variant {
-    const { property } = point;
-    const problem = outOfRange(property.type, value, property);
-    if (problem) throw new ValueOutOfRange(`${point.name}: ${problem}`);
-    const range = INTEGER_RANGES[dataType];
-    let raw: unknown = value;
-    if (range) {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < range[0] || n > range[1])
-        throw new ValueOutOfRange(`${point.name}: ${value} does not fit ${DataType[dataType]}`);
-      raw = n;
-    } else if (dataType === DataType.Float || dataType === DataType.Double) {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new ValueOutOfRange(`${point.name}: ${value} is not a finite number`);
-      if (dataType === DataType.Float && Math.abs(n) > 3.4028234663852886e38)
-        throw new ValueOutOfRange(`${point.name}: ${value} does not fit Float`);
-      raw = n;
-    } else if (dataType === DataType.Boolean) raw = value === true || value === 'true' || value === 1;
-    else if (dataType === DataType.String) raw = String(value);
-    return new Variant({ dataType, value: raw });
-  }
-
   private async release(): Promise<void> {
     const { client, session, certificates } = this;
     this.client = undefined;
@@ -330,8 +302,28 @@ export class OpcuaDriver implements Driver<OpcuaConfig, OpcuaVisitor> {
     this.subscription = undefined;
     this.certificates = undefined;
     this.dataTypes.clear();
-    if (session) await within(this.timeoutMs, 'close session', session.close(true)).catch(() => {});
-    if (client) await within(this.timeoutMs, 'disconnect', client.disconnect()).catch(() => {});
+    if (session) await withCall(this.timeoutMs, 'close session', () => session.close(true)).catch(() => {});
+    if (client) await withCall(this.timeoutMs, 'disconnect', () => client.disconnect()).catch(() => {});
     if (certificates) await certificates.dispose().catch(() => {});
   }
+}
+
+/** The value as the node's DataType; ValueOutOfRange when that type cannot hold it (an Int16 and 40000). */
+function variantOf(point: OpcuaPoint, dataType: DataType, value: TwinValue): Variant {
+  const range = INTEGER_RANGES[dataType];
+  let raw: unknown = value;
+  if (range) {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < range[0] || n > range[1])
+      throw new ValueOutOfRange(`${point.name}: ${value} does not fit ${DataType[dataType]}`);
+    raw = n;
+  } else if (dataType === DataType.Float || dataType === DataType.Double) {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new ValueOutOfRange(`${point.name}: ${value} is not a finite number`);
+    if (dataType === DataType.Float && Math.abs(n) > 3.4028234663852886e38)
+      throw new ValueOutOfRange(`${point.name}: ${value} does not fit Float`);
+    raw = n;
+  } else if (dataType === DataType.Boolean) raw = value === true || value === 'true' || value === 1;
+  else if (dataType === DataType.String) raw = String(value);
+  return new Variant({ dataType, value: raw });
 }
