@@ -70,12 +70,40 @@ export type TwinValueType = Static<typeof TwinValueType>;
 export const DeviceStateName = StringEnum(DEVICE_STATES, 'online, offline, ok, unknown or unhealthy');
 export type DeviceStateName = Static<typeof DeviceStateName>;
 
+/** Beyond KubeEdge: the longest `reason` a reported value keeps; a longer one is cut, never refused. */
+export const TWIN_REASON_MAX_LENGTH = 256;
+
 /** An expected or actual value; `null` (or no value) clears it. */
 export const MsgTwinValue = Open({
   value: Type.Optional(Nullable(Type.String({ maxLength: TWIN_VALUE_MAX_LENGTH }))),
-  metadata: Type.Optional(Nullable(Open({ timestamp: Type.Optional(Millis) }))),
+  metadata: Type.Optional(
+    Nullable(
+      Open({
+        timestamp: Type.Optional(Millis),
+        // Unknown rather than String: KubeEdge's ValueMetadata ignores keys it does not know, so a payload
+        // with some other `reason` must not be refused; twinReason() keeps strings only.
+        reason: Type.Optional(
+          Type.Unknown({
+            description:
+              'Beyond KubeEdge, on `actual`: why the device holds this value rather than the expected one ' +
+              `(a string, cut to ${TWIN_REASON_MAX_LENGTH} characters). The next actual without one clears it.`,
+          }),
+        ),
+      }),
+    ),
+  ),
 });
 export type MsgTwinValue = Static<typeof MsgTwinValue>;
+
+/** A reported value's `reason` as it is kept: a non-empty string cut to TWIN_REASON_MAX_LENGTH, else undefined. */
+export function twinReason(reason: unknown): string | undefined {
+  if (typeof reason !== 'string' || reason === '') return undefined;
+  if (reason.length <= TWIN_REASON_MAX_LENGTH) return reason;
+  let end = TWIN_REASON_MAX_LENGTH - 1; // room for the ellipsis
+  const last = reason.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // never half a surrogate pair
+  return `${reason.slice(0, end)}…`;
+}
 
 /** A twin version: bumped by the cloud and by the edge respectively. */
 export const MsgTwinVersion = Open({

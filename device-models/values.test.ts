@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkTwinValue, formatTwinValue, outOfRange, parseTwinValue } from './values.js';
+import { checkTwinValue, formatTwinValue, outOfRange, parseTwinValue, sameTwinValue } from './values.js';
 
 const value = (parsed: ReturnType<typeof parseTwinValue>) => (parsed.ok ? parsed.value : parsed.reason);
 
@@ -73,6 +73,44 @@ describe('checkTwinValue and outOfRange', () => {
   it('ignores bounds for non-numeric types', () => {
     expect(outOfRange('STRING', 'zzz', { maximum: '1' })).toBeUndefined();
     expect(checkTwinValue('BOOLEAN', 'true', { maximum: '0' }).ok).toBe(true);
+  });
+});
+
+describe('sameTwinValue', () => {
+  it.each<[string | undefined, string, string, boolean]>([
+    ['float', '24', '24.0', true],
+    ['float', '23.5', '23.50', true],
+    ['float', '23.55', '23.5', false],
+    ['float', '1e2', '100', true],
+    ['float', '-0', '0', true],
+    ['double', '.5', '0.5', true],
+    ['FLOAT', '24', '24.0', true],
+    ['int', '24', '24.0', true],
+    ['int', '+7', '7', true],
+    ['int', '007', '7', true],
+    ['int', '9007199254740993', '9007199254740992', false],
+    ['integer', '-3', '-3.0', true],
+    ['int', '24', '25', false],
+    ['boolean', '1', 'true', true],
+    ['boolean', 'T', 'TRUE', true],
+    ['boolean', 'f', 'false', true],
+    ['boolean', '0', 'true', false],
+    ['BOOLEAN', 'False', '0', true],
+    ['string', '24', '24.0', false],
+    ['string', 'on', 'on', true],
+    ['bytes', 'AQ==', 'AQ==', true],
+    [undefined, '1', 'true', false],
+    [undefined, 'x', 'x', true],
+    ['float', 'warm', 'warm', true],
+    ['float', 'warm', 'Warm', false],
+    ['float', '', '0', false],
+    ['float', '24', '', false],
+    ['boolean', 'yes', 'true', false],
+    ['boolean', 'yes', 'yes', true],
+    ['int', 'NaN', 'NaN', true],
+  ])('%s: "%s" and "%s" → %s', (type, a, b, same) => {
+    expect(sameTwinValue(type, a, b)).toBe(same);
+    expect(sameTwinValue(type, b, a)).toBe(same);
   });
 });
 

@@ -75,3 +75,36 @@ export function checkTwinValue(type: PropertyType, text: string, bounds: Bounds)
   const reason = outOfRange(type, parsed.value, bounds);
   return reason ? { ok: false, reason } : parsed;
 }
+
+/**
+ * Whether two twin values mean the same under `type`, a twin's `metadata.type` (`int`, `float`…) or a model
+ * type (`INT`, `FLOAT`…), in any case: integers and floating-point numbers compare as numbers ("24" and
+ * "24.0", "+7" and "7"), integers exactly beyond 2^53; booleans with Go's strconv.ParseBool ("1" and "true");
+ * everything else, and any value that does not parse as its type, compares as the exact string. The delta
+ * (expected ≠ actual) and the device runtime's "does the device hold the desired value" both use it, so a
+ * value written once is never taken for a different one because of how it was spelt.
+ */
+export function sameTwinValue(type: string | undefined, a: string, b: string): boolean {
+  if (a === b) return true;
+  switch (type?.toLowerCase()) {
+    case 'int':
+    case 'integer':
+      if (INT_TEXT.test(a) && INT_TEXT.test(b)) return BigInt(a) === BigInt(b);
+      return sameNumber(a, b);
+    case 'float':
+    case 'double':
+      return sameNumber(a, b);
+    case 'boolean': {
+      const [x, y] = [parseTwinValue('BOOLEAN', a), parseTwinValue('BOOLEAN', b)];
+      return x.ok && y.ok && x.value === y.value;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Both parse as finite numbers (KubeEdge reads int, float and double as float64) and are equal. */
+function sameNumber(a: string, b: string): boolean {
+  const [x, y] = [parseTwinValue('DOUBLE', a), parseTwinValue('DOUBLE', b)];
+  return x.ok && y.ok && x.value === y.value;
+}

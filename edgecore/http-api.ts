@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MsgTwin } from '../device-models/index.js';
+import { type MsgTwin, twinReason } from '../device-models/index.js';
 import { computeDelta } from '../twin/rules.js';
 import type { EdgeContext } from './context.js';
 import type { TwinModule } from './twin-module.js';
@@ -22,9 +22,13 @@ class HttpError extends Error {
   }
 }
 
-/** A twin as the HTTP API shows it: desired and reported side by side, with their versions. */
+/**
+ * A twin as the HTTP API shows it: desired and reported side by side, with their versions, and the reason the
+ * device gave for what it holds (when it gave one).
+ */
 function view(twin: MsgTwin) {
   const version = (v: MsgTwin['expected_version']) => (v ? `${v.cloud ?? 0}.${v.edge ?? 0}` : undefined);
+  const reason = twinReason(twin.actual?.metadata?.reason);
   return {
     type: twin.metadata?.type,
     optional: twin.optional ?? false,
@@ -40,6 +44,7 @@ function view(twin: MsgTwin) {
           value: twin.actual.value,
           timestamp: twin.actual.metadata?.timestamp,
           version: version(twin.actual_version),
+          ...(reason ? { reason } : {}),
         }
       : null,
   };

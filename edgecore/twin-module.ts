@@ -10,6 +10,7 @@ import {
   TwinUpdate,
 } from '../device-models/index.js';
 import { topics } from '../sdk/index.js';
+import { type DeltaIntents, deltaIntents, sameIntents } from '../twin/delta-intents.js';
 import { applyUpdate, snapshot } from '../twin/rules.js';
 import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';
 import type { EdgeContext } from './context.js';
@@ -23,10 +24,16 @@ export type UpdateOutcome = ApplyResult | { ok: false; code: 404 | 503; reason: 
  * HTTP API) with KubeEdge's rules, persists them (acknowledged only after commit), then publishes, in order,
  * `update/result`, `update/document` and `update/delta`, and queues the cloud sync in the outbox.
  * Also answers `twin/get`, `state/update` and `membership/get`. Bad payloads get a result with a code.
+ *
+ * Unlike KubeEdge, which republishes the delta after every update while one is pending, `update/delta` goes
+ * out only when the delta's intents changed (deltaWorthPublishing): a mapper reporting every second must not
+ * make it ask for the same write every second.
  */
 export class TwinModule {
   private readonly cache = new Map<string, DeviceTwins>();
   private readonly deltas = new Map<string, number>();
+  /** Per device, the intents of the delta last published (or found empty); in memory, so a restart publishes again. */
+  private readonly published = new Map<string, DeltaIntents>();
   private readonly unsubscribe: (() => Promise<void>)[] = [];
 
   constructor(private readonly ctx: EdgeContext) {}
@@ -98,6 +105,7 @@ export class TwinModule {
   removeDevice(id: string): void {
     this.cache.delete(id);
     this.deltas.delete(id);
+    this.published.delete(id);
     this.ctx.store.removeDevice(id);
   }
 
@@ -159,19 +167,41 @@ export class TwinModule {
     const sent = [bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 })];
     if (changed)
       sent.push(bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 }));
-    if (Object.keys(applied.delta).length > 0)
+    // An update that changed nothing cannot change the delta's intents itself (one still waiting for its
+    // commit may have, and publishes them once committed), so it publishes no delta.
+    if (changed && this.deltaWorthPublishing(id, applied.twins, applied.delta)) {
+      const delta = { ...stamp, twin: snapshot(applied.twins), delta: applied.delta };
+      const intents = this.published.get(id);
       sent.push(
-        bus.publish(
-          topics.twinUpdateDelta(id),
-          { ...stamp, twin: snapshot(applied.twins), delta: applied.delta },
-          { qos: 1 },
-        ),
+        bus.publish(topics.twinUpdateDelta(id), delta, { qos: 1 }).catch((error: unknown) => {
+          // Not sent: forgotten, so that the next update publishes it again.
+          if (this.published.get(id) === intents) this.published.delete(id);
+          throw error;
+        }),
       );
+    }
     await Promise.all(sent).catch((error: unknown) =>
       this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
     );
     this.ctx.metrics.deltas.set(this.deltaCount(id, applied.delta));
     return applied;
+  }
+
+  /**
+   * Whether `delta` asks for something the last published delta of the device did not: a property came in
+   * or left, or one's expected value or desired version changed. An update that only changed actual values
+   * of properties outside the delta (every report of a read-only sensor) publishes nothing. The first
+   * non-empty delta after edgecore starts is published once, as nothing is remembered across restarts.
+   * A delta that became empty is not published (KubeEdge never publishes an empty one; `update/result` and
+   * `update/document` already show the property caught up) but is remembered: the same intent coming back
+   * (the device drifted away from it) is published again.
+   * Called once per update, after its commit, in commit order: so what it remembers is what went out.
+   */
+  private deltaWorthPublishing(id: string, twins: DeviceTwins, delta: Record<string, string>): boolean {
+    const intents = deltaIntents(twins, delta);
+    const last = this.published.get(id);
+    this.published.set(id, intents);
+    return intents.size > 0 && !(last && sameIntents(last, intents));
   }
 
   /** Properties with a pending delta, over every device (kept per device: no scan on the hot path). */

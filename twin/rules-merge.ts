@@ -1,4 +1,4 @@
-import type { MsgTwin, MsgTwinVersion } from '../device-models/index.js';
+import { type MsgTwin, type MsgTwinValue, type MsgTwinVersion, twinReason } from '../device-models/index.js';
 import { DEFAULT_TYPE, DELETED, isDeleted, PARTS, ZERO } from './rules-validate.js';
 
 /**
@@ -19,6 +19,8 @@ export interface CloudMerge {
  * version's `edge` by one and stamping `now`. Like KubeEdge, the value is not compared with the current one:
  * isTwinValueDiff only validates it, so writing the same value again is still a write (new timestamp,
  * version bump, and an entry in result, document and the cloud sync).
+ * Beyond KubeEdge, an actual value keeps the `metadata.reason` it came with (cut to its maximum length), so
+ * an actual without one clears the previous reason; every other metadata key is dropped, as in KubeEdge.
  */
 export function mergeEdge(existing: MsgTwin | undefined, incoming: MsgTwin | null, now: number) {
   if (incoming === null) return existing && !isDeleted(existing) ? softDelete(existing) : undefined;
@@ -27,11 +29,9 @@ export function mergeEdge(existing: MsgTwin | undefined, incoming: MsgTwin | nul
     const value = incoming[part.value]?.value;
     if (value == null) continue;
     const version = existing?.[part.version] ?? ZERO;
-    next = {
-      ...next,
-      [part.value]: { value, metadata: { timestamp: now } },
-      [part.version]: bump(version),
-    };
+    const reason = part.value === 'actual' ? twinReason(incoming.actual?.metadata?.reason) : undefined;
+    const written: MsgTwinValue = { value, metadata: { timestamp: now, ...(reason ? { reason } : {}) } };
+    next = { ...next, [part.value]: written, [part.version]: bump(version) };
   }
   const final = dropOptional(next, incoming);
   return final !== existing ? final : undefined;

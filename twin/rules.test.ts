@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
+import {
+  type MsgTwin,
+  type MsgTwinMap,
+  sameTwinValue,
+  TWIN_REASON_MAX_LENGTH,
+} from '../device-models/index.js';
 import { applyUpdate, computeDelta, snapshot } from './rules.js';
 import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';
 
@@ -385,10 +390,72 @@ describe('computeDelta, over all twins', () => {
     expect(computeDelta({ p: t })).toEqual(expected === undefined ? {} : { p: expected });
   });
 
+  it.each<[string, string, string, boolean]>([
+    ['float', '24', '24.0', false],
+    ['float', '23.55', '23.5', true],
+    ['double', '1e2', '100', false],
+    ['int', '24', '24.0', false],
+    ['integer', '+7', '7', false],
+    ['int', '7', '8', true],
+    ['boolean', 'true', '1', false],
+    ['boolean', 'false', 'F', false],
+    ['boolean', 'true', '0', true],
+    ['string', '24', '24.0', true],
+    ['string', 'on', 'on', false],
+    ['float', 'n/a', 'n/a', false],
+    ['float', '24', 'n/a', true],
+  ])('compares by type: %s expected "%s", actual "%s" → delta %s', (type, expected, actual, pending) => {
+    const t = { optional: true, metadata: { type }, expected: val(expected), actual: val(actual) } as MsgTwin;
+    expect(computeDelta({ p: t })).toEqual(pending ? { p: expected } : {});
+  });
+
   it('applyUpdate reports the delta of twins the update did not touch', () => {
     const pending = twin({ expected: val('on'), actual: val('off') });
     const applied = ok(run({ pending, temp: TEMP }, { temp: { actual: { value: '20' } } }));
     expect(applied.delta).toEqual({ pending: 'on' });
+  });
+});
+
+describe('a reason on an actual value (beyond KubeEdge)', () => {
+  const report = (actual: MsgTwin['actual']) => ok(run({ temp: TEMP }, { temp: { actual } })).twins.temp;
+
+  it('is kept in actual.metadata, beside the timestamp', () => {
+    expect(report({ value: '19', metadata: { reason: 'the register holds tenths' } })?.actual).toEqual({
+      value: '19',
+      metadata: { timestamp: NOW, reason: 'the register holds tenths' },
+    });
+  });
+
+  it('is cleared by the next actual without one', () => {
+    const withReason = ok(
+      run({ temp: TEMP }, { temp: { actual: { value: '19', metadata: { reason: 'clamped' } } } }),
+    ).twins;
+    const next = ok(run(withReason, { temp: { actual: { value: '20' } } })).twins.temp;
+    expect(next?.actual).toEqual(val('20', NOW));
+  });
+
+  it.each<[string, unknown, string | undefined]>([
+    ['a reason at the limit, whole', 'r'.repeat(TWIN_REASON_MAX_LENGTH), 'r'.repeat(TWIN_REASON_MAX_LENGTH)],
+    ['a longer one, cut with an ellipsis', 'r'.repeat(5000), `${'r'.repeat(TWIN_REASON_MAX_LENGTH - 1)}…`],
+    [
+      'a cut through a surrogate pair, before it',
+      `${'r'.repeat(TWIN_REASON_MAX_LENGTH - 2)}😀😀`,
+      `${'r'.repeat(TWIN_REASON_MAX_LENGTH - 2)}…`,
+    ],
+    ['an empty one, dropped', '', undefined],
+    ['a number, ignored (KubeEdge ignores the key)', 42, undefined],
+    ['an object, ignored', { why: 'x' }, undefined],
+  ])('%s', (_, reason, kept) => {
+    const twin = report({ value: '19', metadata: { reason } });
+    expect(twin?.actual?.metadata?.reason).toEqual(kept);
+    if (typeof kept === 'string') expect(kept.length).toBeLessThanOrEqual(TWIN_REASON_MAX_LENGTH);
+  });
+
+  it('is not taken on an expected value', () => {
+    const applied = ok(
+      run({ temp: TEMP }, { temp: { expected: { value: '21', metadata: { reason: 'x' } } } }),
+    );
+    expect(applied.twins.temp?.expected).toEqual(val('21', NOW));
   });
 });
 
@@ -476,7 +543,9 @@ describe('any sequence of valid edge updates (property)', () => {
           for (const [k, t] of Object.entries(twins)) {
             const expected = t.expected?.value;
             const pending =
-              t.metadata?.type !== 'deleted' && !!expected && expected !== (t.actual?.value ?? '');
+              t.metadata?.type !== 'deleted' &&
+              !!expected &&
+              !sameTwinValue(t.metadata?.type, expected, t.actual?.value ?? '');
             expect(result.delta[k]).toBe(pending ? expected : undefined);
             if (t.metadata?.type === 'deleted') expect(t.expected ?? t.actual).toBeUndefined();
           }

@@ -1,4 +1,4 @@
-import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
+import { type MsgTwin, type MsgTwinMap, sameTwinValue } from '../device-models/index.js';
 import { mergeCloud, mergeEdge } from './rules-merge.js';
 import { checkUpdate, isDeleted, own } from './rules-validate.js';
 import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';
@@ -59,6 +59,8 @@ export function applyUpdate(current: DeviceTwins, update: MsgTwinMap, options: A
 /**
  * `…/twin/update/delta`'s `delta`, over all twins (BuildDeviceTwinDelta): the expected value of every twin
  * that is not deleted, has a non-empty expected value, and whose actual value differs (or is missing).
+ * Unlike KubeEdge, which compares the strings, values are compared by the twin's type (sameTwinValue):
+ * a desired "24" that the device reports as "24.0", or a desired "true" reported as "1", is no delta.
  */
 export function computeDelta(twins: DeviceTwins): Record<string, string> {
   const delta: [string, string][] = [];
@@ -66,7 +68,7 @@ export function computeDelta(twins: DeviceTwins): Record<string, string> {
     if (isDeleted(twin)) continue;
     const expected = twin.expected?.value;
     if (expected == null || expected === '') continue;
-    if (expected !== (twin.actual?.value ?? '')) delta.push([key, expected]);
+    if (!sameTwinValue(twin.metadata?.type, expected, twin.actual?.value ?? '')) delta.push([key, expected]);
   }
   return Object.fromEntries(delta);
 }

@@ -71,6 +71,11 @@ describe('twins', () => {
     const twins: Record<string, MsgTwin> = Object.fromEntries([
       ['temperature', full],
       ['minimal', { actual: { value: '1' } }],
+      // A reported value's reason (beyond KubeEdge) lives in actual_meta beside the timestamp.
+      [
+        'held',
+        { actual: { value: '23.5', metadata: { timestamp: 9, reason: 'the register holds tenths' } } },
+      ],
       ['empty', { expected: { value: '' }, metadata: {} }],
       ['gone', tombstone],
       ['__proto__', { actual: { value: 'plain key' } }],

@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Static, TSchema } from '@sinclair/typebox';
 import mqtt, { type IClientOptions, type IStream, type MqttClient } from 'mqtt';
+import { EdgetwinError } from '../../device-models/errors.js';
 import {
   DataUpdate,
   type DeviceStateName,
   type ErrorResult,
   type MsgTwin,
+  type MsgTwinMap,
   payloadProblem,
   StateUpdate,
   TwinDelta,
+  TwinGet,
+  TwinGetResult,
   TwinUpdate,
+  twinReason,
 } from '../../device-models/eventbus.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DeviceBus } from '../runtime/device-bus.js';
@@ -21,11 +26,28 @@ import {
   parseDeviceTopic,
   stateUpdate,
   topicMatches,
+  twinGet,
+  twinGetResult,
   twinUpdate,
   twinUpdateDelta,
 } from './topics.js';
 
 export { EventBusError, type EventBusErrorCode } from './topics.js';
+
+/**
+ * A request on the EventBus (`getTwins`) got no answer within its timeout (`EVENTBUS_TIMEOUT`), or an error
+ * result (`EVENTBUS_REQUEST_FAILED`, with the result's `code` and `reason`). A closed bus rejects with
+ * EventBusError `EVENTBUS_CLOSED` instead.
+ */
+export class EventBusRequestError extends EdgetwinError {
+  constructor(
+    code: 'EVENTBUS_TIMEOUT' | 'EVENTBUS_REQUEST_FAILED',
+    message: string,
+    readonly result?: { code: number; reason?: string },
+  ) {
+    super(code, message);
+  }
+}
 
 /** How to reach the broker, and the bounds the client keeps. */
 export interface EventBusOptions {
@@ -63,6 +85,11 @@ export interface PublishOptions {
 export interface TypedValue {
   value: string;
   type: string;
+  /**
+   * Beyond KubeEdge, for `reportActual`: why the device holds this value rather than the desired one. Sent as
+   * `actual.metadata.reason`, cut to TWIN_REASON_MAX_LENGTH characters; `publishData` ignores it.
+   */
+  reason?: string;
 }
 
 interface Subscription {
@@ -162,13 +189,19 @@ export class EventBus implements DeviceBus {
     await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin }, 1);
   }
 
-  /** Reports values as twins' `actual`, each with its type: `…/twin/update` (QoS 1). */
+  /**
+   * Reports values as twins' `actual`, each with its type and, when given, its reason in
+   * `actual.metadata.reason` (cut, never refused, when too long): `…/twin/update` (QoS 1).
+   */
   async reportActual(id: string, values: Record<string, TypedValue>): Promise<void> {
     const timestamp = Date.now();
-    const twin = Object.entries(values).map(([name, { value, type }]) => [
-      name,
-      { actual: { value, metadata: { timestamp } }, metadata: { type } },
-    ]);
+    const twin = Object.entries(values).map(([name, { value, type, reason }]) => {
+      const kept = twinReason(reason);
+      return [
+        name,
+        { actual: { value, metadata: { timestamp, ...(kept ? { reason: kept } : {}) } }, metadata: { type } },
+      ];
+    });
     await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin: Object.fromEntries(twin) }, 1);
   }
 
@@ -203,6 +236,71 @@ export class EventBus implements DeviceBus {
     const filter = twinUpdateDelta(id === '+' ? ANY_DEVICE : id);
     const deliver = (topic: string, delta: TwinDelta) => handler(parseDeviceTopic(topic)?.id ?? id, delta);
     return this.subscribe(filter, TwinDelta, deliver, { qos: 1 });
+  }
+
+  /**
+   * Asks the twin module for every twin of device `id`: publishes `…/twin/get` with a fresh `event_id` and
+   * resolves with the `twin` of the `…/twin/get/result` that echoes it (results for other requests are
+   * ignored), or undefined when the answer is a 404 (no such device). Any other error result rejects with
+   * EventBusRequestError `EVENTBUS_REQUEST_FAILED`; no answer within `timeoutMs` (default 5000) with
+   * `EVENTBUS_TIMEOUT`; `close()` with EventBusError `EVENTBUS_CLOSED`. Each call subscribes to the device's
+   * result topic for its own duration only: nothing (subscription, timer) outlives it.
+   */
+  async getTwins(id: string, timeoutMs = 5000): Promise<MsgTwinMap | undefined> {
+    this.checkOpen();
+    const eventId = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new EventBusRequestError(
+              'EVENTBUS_TIMEOUT',
+              `no twin/get/result for ${id} within ${timeoutMs} ms (is edgecore's twin module on this broker?)`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    expired.catch(() => {}); // raced below; this only keeps an expiry between steps from going unhandled
+    let answer!: (result: TwinGetResult) => void;
+    const answered = new Promise<TwinGetResult>((resolve) => (answer = resolve));
+    let unsubscribe: (() => Promise<void>) | undefined;
+    const subscribing = this.subscribe(
+      twinGetResult(id),
+      TwinGetResult,
+      (_topic, result) => {
+        if (result.event_id === eventId) answer(result);
+      },
+      { qos: 1 },
+    ).then((done) => {
+      unsubscribe = done;
+      return done;
+    });
+    try {
+      await Promise.race([subscribing, expired]);
+      const request: TwinGet = { event_id: eventId, timestamp: Date.now() };
+      const result = await this.track(
+        Promise.race([
+          this.publishChecked(twinGet(id), TwinGet, request, 1).then(() => answered),
+          answered,
+          expired,
+        ]),
+      );
+      if (result.code === 404) return undefined;
+      if (result.code !== undefined && (result.code < 200 || result.code >= 300))
+        throw new EventBusRequestError(
+          'EVENTBUS_REQUEST_FAILED',
+          `twin/get for ${id} failed with ${result.code}: ${result.reason ?? 'no reason given'}`,
+          { code: result.code, ...(result.reason !== undefined ? { reason: result.reason } : {}) },
+        );
+      return result.twin ?? {};
+    } finally {
+      clearTimeout(timer);
+      // Timed out before the broker's SUBACK: the subscription is undone once it arrives.
+      if (!unsubscribe) subscribing.then((done) => done()).catch(() => {});
+      await unsubscribe?.();
+    }
   }
 
   /**

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EventBus } from '../sdk/eventbus/event-bus.js';
+import { type TopicWatcher, type WatchedMessage, watchTopics } from '../sdk/testing/index.js';
+import { edgeConfig } from './config.js';
+import { EdgeCore } from './edgecore.js';
+
+/**
+ * The twin module on the EventBus, driven over MQTT as mappers and apps drive it: edgecore in-process with its
+ * embedded broker, a SQLite file and the HTTP API, no mapper running (nothing answers desired values but the
+ * messages a test sends). The thermostat's setpoint is a FLOAT of 5–35, its heater a BOOLEAN.
+ */
+
+const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', import.meta.url).pathname;
+// A name of its own: with MQTT_URL the broker may be shared with other suites using the sample's.
+const NAME = `thermostat-${randomUUID().slice(0, 8)}`;
+const ID = `default/${NAME}`;
+const topic = (suffix: string) => `$hw/events/device/${ID}/${suffix}`;
+
+type Twins = Record<
+  string,
+  {
+    expected?: { value: string };
+    actual?: { value: string; metadata?: { reason?: string } };
+    expected_version?: { cloud: number; edge: number };
+  }
+>;
+interface DeviceView {
+  twins: Record<
+    string,
+    { desired: { value: string } | null; reported: { value: string; reason?: string } | null }
+  >;
+  delta: Record<string, string>;
+}
+
+describe('twin module', () => {
+  let dir: string;
+  let edge: EdgeCore | undefined;
+  let watch: TopicWatcher | undefined;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'twin-module-'));
+    // No mapper runs, so the port is never dialled.
+    await writeFile(
+      join(dir, 'thermostat.yaml'),
+      (await readFile(sample, 'utf8')).replaceAll('thermostat-01', NAME),
+    );
+  });
+  afterEach(async () => {
+    await watch?.close();
+    watch = undefined;
+    await edge?.stop();
+    edge = undefined;
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** edgecore on a fresh database (or, with `again`, on the previous test's), watched from the first message on. */
+  async function startEdge(options: { again?: boolean; external?: string } = {}) {
+    if (!options.again) dataDir = join(dir, `data-${randomUUID().slice(0, 8)}`);
+    const eventBus = options.external
+      ? { mode: 'external', external: { url: options.external } }
+      : { internal: { port: 0 } };
+    edge = new EdgeCore({
+      config: edgeConfig({
+        dataDir,
+        eventBus,
+        http: { port: 0 },
+        devices: { dirs: [dir], watch: false },
+        mappers: { inProcess: false },
+      }),
+    });
+    await edge.start();
+    watch = await watchTopics(edge.brokerUrl, `$hw/events/device/${ID}/#`);
+    return watch;
+  }
+
+  /** Publishes a `twin/update` (QoS 1); resolves, once the broker has it, to a wait for its result. */
+  async function send(twin: Record<string, unknown>): Promise<() => Promise<WatchedMessage>> {
+    const eventId = randomUUID();
+    await watch!.client.publishAsync(
+      topic('twin/update'),
+      JSON.stringify({ event_id: eventId, timestamp: Date.now(), twin }),
+      { qos: 1 },
+    );
+    return () =>
+      watch!.next((m) => m.topic === topic('twin/update/result') && m.payload.event_id === eventId);
+  }
+
+  /** Publishes a `twin/update` and waits for its result. */
+  const update = async (twin: Record<string, unknown>) => (await send(twin))();
+
+  /** Every delta message from now (or already seen), up to and including the first asking `property` = `value`. */
+  async function deltaMessagesUntil(property: string, value: string): Promise<WatchedMessage[]> {
+    const deltas: WatchedMessage[] = [];
+    await watch!.next((m) => {
+      if (m.topic !== topic('twin/update/delta')) return false;
+      deltas.push(m);
+      return (m.payload.delta as Record<string, string>)[property] === value;
+    });
+    return deltas;
+  }
+  const deltasUntil = async (property: string, value: string) =>
+    (await deltaMessagesUntil(property, value)).map((m) => m.payload.delta as Record<string, string>);
+
+  const device = async () =>
+    (await (await fetch(`${edge!.httpUrl}/api/v1/devices/${ID}`)).json()) as DeviceView;
+
+  it('publishes a standing delta once, however many reports come while it stands', async () => {
+    await startEdge();
+    await update({ setpoint: { expected: { value: '23.55' } }, heater: { actual: { value: 'false' } } });
+    // The device holds what its register can (tenths), and says so in every report, as the runtime does.
+    for (let i = 0; i < 100; i++)
+      await send({
+        temperature: { actual: { value: (20 + i / 10).toFixed(1) } },
+        setpoint: { actual: { value: '23.5', metadata: { reason: 'the register holds tenths' } } },
+      });
+    // A change that does produce a delta: MQTT on one connection is ordered, so every delta the reports
+    // caused has arrived before this one.
+    await update({ setpoint: { expected: { value: '24' } } });
+    expect(await deltasUntil('setpoint', '24')).toEqual([{ setpoint: '23.55' }, { setpoint: '24' }]);
+  });
+
+  it('publishes the same desired value under a new version again (a second tare), and a property coming back', async () => {
+    await startEdge();
+    await update({ setpoint: { actual: { value: '21.5' } }, heater: { actual: { value: 'false' } } });
+    await update({ heater: { expected: { value: 'true' } } });
+    await update({ heater: { expected: { value: 'true' } } });
+    await update({ heater: { actual: { value: 'true' } } }); // the delta empties: nothing to publish
+    await update({ setpoint: { actual: { value: '22' } } }); // setpoint's desired 21.5 comes back into it
+    await update({ setpoint: { actual: { value: '22' } } });
+    await update({ setpoint: { expected: { value: '30' } } });
+    const deltas = (await deltaMessagesUntil('setpoint', '30')).map((m) => {
+      const twin = m.payload.twin as Twins;
+      return [m.payload.delta, twin.heater?.expected_version?.edge, twin.setpoint?.expected_version?.edge];
+    });
+    expect(deltas).toEqual([
+      [{ heater: 'true' }, 2, 1],
+      [{ heater: 'true' }, 3, 1],
+      [{ setpoint: '21.5' }, 3, 1],
+      [{ setpoint: '30' }, 3, 2],
+    ]);
+  });
+
+  it('compares values by type: a FLOAT reported "24.0" holds a desired "24"', async () => {
+    await startEdge();
+    await update({ setpoint: { expected: { value: '24' } }, heater: { actual: { value: 'false' } } });
+    await update({ setpoint: { actual: { value: '24.0' } } });
+    await update({ setpoint: { actual: { value: '24.00' } } });
+    expect((await device()).delta).toEqual({});
+    await update({ heater: { expected: { value: 'true' } } });
+    expect(await deltasUntil('heater', 'true')).toEqual([{ setpoint: '24' }, { heater: 'true' }]);
+  });
+
+  it('publishes the standing delta once after a restart, at the first update', async () => {
+    await startEdge();
+    await update({ setpoint: { expected: { value: '23.55' }, actual: { value: '23.5' } } });
+    await edge!.stop();
+    await watch!.close();
+    await startEdge({ again: true });
+    await update({ temperature: { actual: { value: '20.1' } }, heater: { actual: { value: 'false' } } });
+    await update({ temperature: { actual: { value: '20.2' } } });
+    await update({ setpoint: { expected: { value: '30' } } });
+    expect(await deltasUntil('setpoint', '30')).toEqual([{ setpoint: '23.55' }, { setpoint: '30' }]);
+  });
+
+  it('keeps the reason of a reported value, shows it, and clears it with the next report without one', async () => {
+    await startEdge();
+    const held = { value: '23.5', metadata: { reason: 'the register holds tenths' } };
+    const result = await update({ setpoint: { actual: held } });
+    expect((result.payload.twin as Twins).setpoint?.actual?.metadata?.reason).toBe(
+      'the register holds tenths',
+    );
+    expect((await device()).twins.setpoint?.reported).toMatchObject({
+      value: '23.5',
+      reason: 'the register holds tenths',
+    });
+    await watch!.client.publishAsync(topic('twin/get'), JSON.stringify({ event_id: 'get-1', timestamp: 0 }));
+    const got = await watch!.next(
+      (m) => m.topic === topic('twin/get/result') && m.payload.event_id === 'get-1',
+    );
+    expect((got.payload.twin as Twins).setpoint?.actual).toEqual({
+      value: '23.5',
+      metadata: { timestamp: expect.any(Number), reason: 'the register holds tenths' },
+    });
+
+    await update({ setpoint: { actual: { value: '23.5', metadata: { reason: 'r'.repeat(10_000) } } } });
+    expect((await device()).twins.setpoint?.reported?.reason).toHaveLength(256);
+    await update({ setpoint: { actual: { value: '23.5' } } });
+    expect((await device()).twins.setpoint?.reported).not.toHaveProperty('reason');
+  });
+
+  it('refuses a desired value above the maximum with 400, never makes it desired nor a delta', async () => {
+    await startEdge();
+    const refused = await update({ setpoint: { expected: { value: '999' } } });
+    expect(refused.payload).toMatchObject({
+      code: 400,
+      reason: expect.stringMatching(/setpoint.*maximum 35/),
+    });
+    expect((await device()).twins.setpoint?.desired).toMatchObject({ value: '21.5' });
+    await update({ setpoint: { expected: { value: '25' } } });
+    expect(await deltasUntil('setpoint', '25')).toEqual([{ setpoint: '25', heater: 'false' }]);
+  });
+
+  const brokers: [string, string | undefined][] = [['the embedded broker', undefined]];
+  if (process.env.MQTT_URL) brokers.push([process.env.MQTT_URL, process.env.MQTT_URL]);
+  it.each(brokers)(
+    'answers EventBus.getTwins on %s: the twins with their versions, undefined for no device',
+    async (_, external) => {
+      await startEdge(external ? { external } : {});
+      await update({ setpoint: { expected: { value: '26' } } });
+      const bus = await EventBus.connect(edge!.brokerUrl);
+      try {
+        const twins = (await bus.getTwins(ID)) as Twins;
+        expect(twins.setpoint).toMatchObject({
+          expected: { value: '26' },
+          expected_version: { cloud: 0, edge: 2 },
+        });
+        expect(Object.keys(twins).sort()).toEqual(['heater', 'setpoint', 'temperature']);
+        expect(await bus.getTwins(`default/${NAME}-ghost`)).toBeUndefined();
+      } finally {
+        await bus.close();
+      }
+    },
+  );
+});
