@@ -1,4 +1,5 @@
 import { benchKubePatch } from './kube-patch.js';
+import { benchModbusLine } from './modbus-line.js';
 import { benchModbusReads } from './modbus-reads.js';
 import { benchOpcua } from './opcua-reads.js';
 import { benchTwinUpdates } from './twin-updates.js';
@@ -7,6 +8,7 @@ import { benchTwinUpdates } from './twin-updates.js';
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 console.log(`edgetwin bench (node ${process.version}, ${seconds}s per figure)`);
 for (const line of await benchModbusReads(seconds)) console.log(`  ${line}`);
+for (const line of await benchModbusLine(seconds)) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);

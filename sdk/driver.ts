@@ -1,6 +1,8 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { ModelProperty, ProtocolSchemas, TwinValue } from '../device-models/index.js';
 import type { Logger } from './logger.js';
+import type { Call } from './runtime/call.js';
+import type { ConnectionPool } from './runtime/connection-pool.js';
 
 /** How much a reading can be trusted. */
 export type Quality = 'good' | 'uncertain' | 'bad';
@@ -13,9 +15,6 @@ export interface Reading {
   timestamp: number;
 }
 
-/** The connection state a driver reports; the runtime maps it to the device state on the EventBus. */
-export type DriverState = 'connecting' | 'online' | 'offline' | 'unhealthy' | 'closed';
-
 /** One property as a driver sees it: its address on the device and the model property it serves. */
 export interface Point<V> {
   name: string;
@@ -26,53 +25,55 @@ export interface Point<V> {
 }
 
 /**
- * What a protocol implements. The device runtime in sdk/ owns cycles, reporting, desired values,
- * reconnects and state; a driver only talks to the device.
+ * What a protocol implements: talking to the device, nothing else. The device runtime in sdk/ owns the
+ * request queue, deadlines, cycles, reporting, desired values, reconnects and the device state, which it
+ * derives from the errors a driver throws: `ProtocolTimeout` (no answer), `DeviceUnavailable` (no
+ * connection: reconnect), `ProtocolError` (the device answered with an error). Every call gets a `Call`
+ * whose signal aborts at its deadline; calls to one driver never overlap.
  */
 export interface Driver<C, V> {
-  /** Opens the connection; rejects when the device cannot be reached. */
-  connect(config: C): Promise<void>;
-  read(point: Point<V>): Promise<Reading>;
+  /** Opens the connection (or joins a shared one); rejects when the device cannot be reached. */
+  connect(config: C, call: Call): Promise<void>;
+  read(point: Point<V>, call: Call): Promise<Reading>;
   /**
    * Optional batching: read several points in as few requests as the protocol allows.
    * The result has one entry per point, in order: a Reading or the Error for that point.
    */
-  readMany?(points: Point<V>[]): Promise<(Reading | Error)[]>;
-  write(point: Point<V>, value: TwinValue): Promise<void>;
+  readMany?(points: Point<V>[], call: Call): Promise<(Reading | Error)[]>;
+  /** `value` is already typed, and range-checked against the model (`fromTwin`). */
+  write(point: Point<V>, value: TwinValue, call: Call): Promise<void>;
   /** Optional: whether a point can be read at all (e.g. a write-only command); default true. */
   readable?(point: Point<V>): boolean;
   /** Optional push: call onValue on every change; resolves to an unsubscribe function. */
-  subscribe?(point: Point<V>, onValue: (reading: Reading) => void): Promise<() => Promise<void>>;
-  state(): DriverState;
-  /** Releases every socket, port and timer; safe to call twice. */
+  subscribe?(point: Point<V>, onValue: (reading: Reading) => void, call: Call): Promise<() => Promise<void>>;
+  /** Releases every socket, port, listener and timer (or its hold on a shared one); safe to call twice. */
   close(): Promise<void>;
 }
 
 export interface DriverContext {
   log: Logger;
+  /** Where drivers get connections that several devices share (one per serial line or ip:port). */
+  connections: ConnectionPool;
+  /** Tells the runtime the connection is gone (seen by the library between requests): it reconnects. */
+  lost(reason: Error): void;
 }
 
 /** A protocol's registration: its schemas and a driver factory. Loaded only when a device uses it. */
 export interface ProtocolMapper<CS extends TSchema = TSchema, VS extends TSchema = TSchema> {
   schemas: ProtocolSchemas<CS, VS>;
   createDriver(context: DriverContext): Driver<Static<CS>, Static<VS>>;
+  /** How long one request may take for this config, ms (the runtime's deadline); default 5000. */
+  timeoutMs?(config: Static<CS>): number;
 }
 
 /** `read` for a driver whose `readMany` does the work: the one result, or its error thrown. */
 export async function readOneOf<V>(
-  driver: { readMany(points: Point<V>[]): Promise<(Reading | Error)[]> },
+  driver: { readMany(points: Point<V>[], call: Call): Promise<(Reading | Error)[]> },
   point: Point<V>,
+  call: Call,
 ): Promise<Reading> {
-  const [result] = await driver.readMany([point]);
+  const [result] = await driver.readMany([point], call);
   if (result instanceof Error) throw result;
   if (!result) throw new Error(`no reading for ${point.name}`);
   return result;
-}
-
-/** Consecutive timeouts after which a driver reports its device gone (`offline`); before that, `unhealthy`. */
-export const OFFLINE_AFTER_TIMEOUTS = 3;
-
-/** The state a driver reports after `count` timeouts in a row: the one policy every driver shares. */
-export function stateAfterTimeouts(count: number): Extract<DriverState, 'offline' | 'unhealthy'> {
-  return count >= OFFLINE_AFTER_TIMEOUTS ? 'offline' : 'unhealthy';
 }

@@ -20,14 +20,11 @@ export {
 export {
   type Driver,
   type DriverContext,
-  type DriverState,
-  OFFLINE_AFTER_TIMEOUTS,
   type Point,
   type ProtocolMapper,
   type Quality,
   type Reading,
   readOneOf,
-  stateAfterTimeouts,
 } from './driver.js';
 export { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from './errors.js';
 export {
@@ -43,6 +40,16 @@ export * as topics from './eventbus/topics.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { Pusher, PushSample } from './push/index.js';
 export { type BackoffOptions, backoffDelay } from './runtime/backoff.js';
+export { abortable, abortReason, type Call, deadline, timed, withCall } from './runtime/call.js';
+export {
+  ConnectionPool,
+  type Opener,
+  type SharedConnection,
+  sharedConnections,
+} from './runtime/connection-pool.js';
 export type { DeviceBus, ReportedValue } from './runtime/device-bus.js';
 export { DeviceRuntime, type DeviceRuntimeOptions, type RuntimeState } from './runtime/device-runtime.js';
 export { MapperHost, type MapperHostOptions, type MapperLoader } from './runtime/mapper-host.js';
+export { type LastReport, shouldReport } from './runtime/report-filter.js';
+export { SerialQueue } from './runtime/serial-queue.js';
+export { type CycleOutcome, cycleOutcome, OFFLINE_AFTER_TIMEOUTS } from './runtime/state-policy.js';

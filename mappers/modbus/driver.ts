@@ -5,35 +5,25 @@ import {
   type ModbusRegister,
   type ModbusVisitor,
   modbusDataType,
-  outOfRange,
-  parseTwinValue,
   type TwinValue,
-  TwinValueError,
 } from '../../device-models/index.js';
 import {
   decodeRegisters,
   encodeRegisters,
   type RegisterEncoding,
 } from '../../sdk/codecs/modbus-registers.js';
-import {
-  type Driver,
-  type DriverContext,
-  type DriverState,
-  type Point,
-  type Reading,
-  readOneOf,
-  stateAfterTimeouts,
-} from '../../sdk/driver.js';
-import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
+import { type Driver, type DriverContext, type Point, type Reading, readOneOf } from '../../sdk/driver.js';
+import { DeviceUnavailable, ProtocolError, ProtocolTimeout } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
+import { abortable, type Call } from '../../sdk/runtime/call.js';
+import type { Opener, SharedConnection } from '../../sdk/runtime/connection-pool.js';
 import { extractPoint, planReads, type ReadRequest } from './read-plan.js';
 
 type Client = InstanceType<typeof Modbus.default>;
 type ModbusPoint = Point<ModbusVisitor>;
 
-export { OFFLINE_AFTER_TIMEOUTS } from '../../sdk/driver.js';
-
-const DEFAULT_TIMEOUT_MS = 1000;
+/** A request's timeout when the config gives none, ms. */
+export const DEFAULT_TIMEOUT_MS = 1000;
 /** Modbus exception 2. */
 const ILLEGAL_DATA_ADDRESS = 2;
 
@@ -56,115 +46,121 @@ interface ModbusSerialError {
   modbusCode?: number;
 }
 
+/** The physical endpoint a config names: devices with the same key share one connection. */
+export function modbusEndpoint(config: ModbusConfig): {
+  key: string;
+  mode: 'TCP' | 'RTU';
+  settings?: string;
+} {
+  const mode = config.communicateMode ?? (config.serialName && !config.ip ? 'RTU' : 'TCP');
+  if (mode === 'TCP') return { key: `modbus-tcp://${config.ip}:${config.port ?? 502}`, mode };
+  const parity = PARITY[config.parity ?? 'none'];
+  return {
+    key: `serial:${config.serialName}`,
+    mode,
+    settings: `${config.baudRate ?? 9600} baud, ${config.dataBits ?? 8} data bits, parity ${parity}, ${config.stopBits ?? 1} stop bits`,
+  };
+}
+
 /**
- * Modbus TCP and RTU through modbus-serial. One request at a time per connection (RTU cannot tell
- * overlapping answers apart); readMany reads neighbouring properties of one table in a single request.
- * Starts no timers and never reconnects: the device runtime does that.
+ * Modbus TCP and RTU through modbus-serial. Devices on one serial line or behind one ip:port share one
+ * connection (sdk's ConnectionPool); each request carries its device's unit ID and timeout and runs alone on
+ * the line. readMany reads neighbouring properties of one table in a single request.
  */
 export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
   private readonly log: Logger;
-  private client: Client | undefined;
-  private mode: 'TCP' | 'RTU' = 'TCP';
+  private line: SharedConnection<Client> | undefined;
   private unitId = 1;
-  private status: DriverState = 'offline';
-  private timeouts = 0;
-  /** The tail of the request queue. */
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Rejects the requests in flight when the connection is closed under them. */
-  private abort: { promise: Promise<never>; reject: (error: Error) => void } | undefined;
-  private closing: Promise<void> | undefined;
   /** The device refused a read spanning unmapped registers: plan without gaps from then on. */
   private gapsRejected = false;
-  /** The client of a connect() in progress, so that close() can stop it. */
-  private opening: Client | undefined;
+  private forgetLost: (() => void) | undefined;
+  /** Bumped by close(): a connect() that finishes after it lets go of what it got. */
+  private generation = 0;
 
-  constructor(context: DriverContext) {
+  constructor(private readonly context: DriverContext) {
     this.log = context.log.child({ module: 'mapper:modbus' });
   }
 
-  async connect(config: ModbusConfig): Promise<void> {
-    if (this.client || this.opening) await this.close();
-    this.closing = undefined;
-    this.status = 'connecting';
-    this.timeouts = 0;
-    const mode = config.communicateMode ?? (config.serialName && !config.ip ? 'RTU' : 'TCP');
-    this.mode = mode;
+  async connect(config: ModbusConfig, call: Call): Promise<void> {
+    const generation = ++this.generation;
+    await this.releaseLine();
+    const endpoint = modbusEndpoint(config);
     this.unitId = config.slaveID ?? 1;
-    const client = new Modbus.default();
-    // Set before connecting: on TCP it also bounds the connection attempt.
-    client.setTimeout(config.timeout ?? DEFAULT_TIMEOUT_MS);
-    client.setID(this.unitId);
-    client.on('error', (error) => this.log.warn({ err: error }, 'modbus port error'));
-    client.on('close', () => {
-      if (this.client !== client || this.status === 'closed') return;
-      this.log.info('modbus connection closed by the peer');
-      this.status = 'offline';
-      // Requests in flight will get no answer: fail them now rather than at their timeout.
-      this.abort?.reject(new DeviceUnavailable('the modbus connection closed'));
-    });
-    const abort = rejecter();
-    this.abort = abort;
-    this.opening = client;
-    const where = mode === 'TCP' ? `${config.ip}:${config.port ?? 502}` : config.serialName;
+    const opener: Opener<Client> = {
+      ...(endpoint.settings ? { settings: endpoint.settings } : {}),
+      open: (lost) => open(config, endpoint.mode, lost, this.log),
+      close: (client) => shut(client, endpoint.mode),
+    };
+    const acquiring = this.context.connections.acquire(endpoint.key, opener);
+    let line: SharedConnection<Client>;
     try {
-      // close() during the attempt rejects `abort`: modbus-serial would never settle a destroyed connect.
-      await Promise.race([open(client, config, mode), abort.promise]);
+      line = await abortable(acquiring, call.signal);
     } catch (error) {
-      this.opening = undefined;
-      this.markOffline();
-      await shut(client, mode);
-      if (error instanceof DeviceUnavailable) throw error;
-      throw new DeviceUnavailable(`modbus ${mode} ${where} unreachable: ${messageOf(error)}`, {
+      acquiring.then(
+        (late) => late.release(),
+        () => {},
+      );
+      if (error instanceof DeviceUnavailable || error instanceof ProtocolTimeout) throw error;
+      throw new DeviceUnavailable(`modbus ${endpoint.key} unreachable: ${messageOf(error)}`, {
         cause: error,
       });
     }
-    this.opening = undefined;
-    this.client = client;
-    this.status = 'online';
-    this.log.info({ mode, where, unitId: this.unitId }, 'modbus connected');
+    if (generation !== this.generation) {
+      await line.release();
+      throw new DeviceUnavailable('the modbus driver was closed while connecting');
+    }
+    this.line = line;
+    const onLost = () => this.context.lost(line.lost.reason as Error);
+    line.lost.addEventListener('abort', onLost, { once: true });
+    this.forgetLost = () => line.lost.removeEventListener('abort', onLost);
+    this.log.info({ endpoint: endpoint.key, unitId: this.unitId }, 'modbus connected');
   }
 
-  state(): DriverState {
-    return this.status;
+  read(point: ModbusPoint, call: Call): Promise<Reading> {
+    return readOneOf(this, point, call);
   }
 
-  read(point: ModbusPoint): Promise<Reading> {
-    return readOneOf(this, point);
-  }
-
-  async readMany(points: ModbusPoint[]): Promise<(Reading | Error)[]> {
+  async readMany(points: ModbusPoint[], call: Call): Promise<(Reading | Error)[]> {
     const results: (Reading | Error)[] = new Array(points.length);
     const plan = planReads(points, this.gapsRejected ? { maxGap: 0 } : {});
-    for (const request of plan) await this.readPlanned(points, request, results);
-    // Points the plan left out (it should leave none) still get an answer.
+    let failed: Error | undefined;
+    for (const request of plan) {
+      // A slave that timed out (or a line that is gone) costs the line one timeout per cycle, not one per request.
+      if (failed) for (const member of request.points) results[member.index] = failed;
+      else failed = await this.readPlanned(points, request, results, call);
+    }
     for (let i = 0; i < points.length; i++)
       results[i] ??= new ProtocolError(`no read planned for ${points[i]!.name}`);
     return results;
   }
 
-  /** Sends one planned read and decodes its members into `results`. */
+  /** Sends one planned read and decodes its members into `results`; returns a timeout or lost line. */
   private async readPlanned(
     points: readonly ModbusPoint[],
     request: ReadRequest,
     results: (Reading | Error)[],
-  ): Promise<void> {
+    call: Call,
+  ): Promise<Error | undefined> {
     let words: number[];
     try {
-      words = await this.request(request.slaveID, (client) => readRequest(client, request));
+      words = await this.request((client) => readRequest(client, request), call);
     } catch (error) {
       if (
         error instanceof ProtocolError &&
         error.exceptionCode === ILLEGAL_DATA_ADDRESS &&
         request.points.length > 1
       ) {
-        // Many devices refuse a read that spans an unmapped register: stop bridging gaps on this connection,
+        // Many devices refuse a read that spans an unmapped register: stop bridging gaps for this device,
         // and read each member alone so that only a truly bad address fails.
         this.gapsRejected = true;
-        for (const member of request.points) await this.readPlanned(points, alone(request, member), results);
-        return;
+        for (const member of request.points) {
+          const stop = await this.readPlanned(points, alone(request, member), results, call);
+          if (stop) return stop;
+        }
+        return undefined;
       }
       for (const member of request.points) results[member.index] = error as Error;
-      return;
+      return error instanceof ProtocolTimeout || error instanceof DeviceUnavailable ? error : undefined;
     }
     const timestamp = Date.now();
     for (const member of request.points) {
@@ -172,139 +168,132 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
         const value = decodePoint(points[member.index]!, extractPoint(request, words, member));
         results[member.index] = { value, quality: 'good', timestamp };
       } catch (error) {
-        results[member.index] = asError(error);
+        results[member.index] = error instanceof Error ? error : new ProtocolError(messageOf(error));
       }
     }
+    return undefined;
   }
 
-  async write(point: ModbusPoint, value: TwinValue): Promise<void> {
-    const { visitor, property } = point;
+  async write(point: ModbusPoint, value: TwinValue, call: Call): Promise<void> {
+    const { visitor } = point;
     const register = visitor.register;
     if (register === 'InputRegister' || register === 'DiscreteInputRegister')
       throw new ProtocolError(`${point.name}: a ${register} cannot be written`);
     if (register === 'CoilRegister') {
-      const bit = toBoolean(point, value);
+      const bit = value === true || (typeof value === 'number' && value !== 0);
       const count = visitor.limit ?? 1;
-      await this.request<unknown>(undefined, (client) =>
-        count === 1
-          ? client.writeCoil(visitor.offset, bit)
-          : client.writeCoils(visitor.offset, new Array<boolean>(count).fill(bit)),
+      await this.request<unknown>(
+        (client) =>
+          count === 1
+            ? client.writeCoil(visitor.offset, bit)
+            : client.writeCoils(visitor.offset, new Array<boolean>(count).fill(bit)),
+        call,
       );
       return;
     }
-    const number = toNumber(point, value);
-    const reason = outOfRange(property.type, number, property);
-    if (reason) throw new ValueOutOfRange(`${point.name}: ${reason}`);
-    const words = encodeRegisters(number, encodingOf(point));
-    await this.request<unknown>(undefined, (client) =>
-      words.length === 1
-        ? client.writeRegister(visitor.offset, words[0]!)
-        : client.writeRegisters(visitor.offset, words),
+    const words = encodeRegisters(Number(value), encodingOf(point));
+    await this.request<unknown>(
+      (client) =>
+        words.length === 1
+          ? client.writeRegister(visitor.offset, words[0]!)
+          : client.writeRegisters(visitor.offset, words),
+      call,
     );
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.status = 'closed';
-      const client = this.client ?? this.opening;
-      this.client = undefined;
-      this.opening = undefined;
-      this.abort?.reject(new DeviceUnavailable('the modbus connection was closed'));
-      this.abort = undefined;
-      if (client) await shut(client, this.mode);
-    })();
-    return this.closing;
+  async close(): Promise<void> {
+    this.generation++;
+    await this.releaseLine();
   }
 
-  /** The connection is gone (unless close() got there first). */
-  private markOffline(): void {
-    if (this.status !== 'closed') this.status = 'offline';
+  private async releaseLine(): Promise<void> {
+    const line = this.line;
+    this.line = undefined;
+    this.forgetLost?.();
+    this.forgetLost = undefined;
+    await line?.release();
   }
 
-  /** Runs one request after the ones before it, translating modbus-serial's errors into ours. */
-  private request<T>(slaveID: number | undefined, send: (client: Client) => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
-      const client = this.client;
-      const abort = this.abort;
-      if (client && !client.isOpen) this.markOffline();
-      if (!client || !abort || this.status === 'closed' || this.status === 'offline')
-        throw new DeviceUnavailable(
-          `modbus device is ${this.status === 'closed' ? 'closed' : 'not connected'}`,
-        );
-      client.setID(slaveID ?? this.unitId);
+  /** Runs one request alone on the line, with this device's unit ID and timeout; errors become ours. */
+  private request<T>(send: (client: Client) => Promise<T>, call: Call): Promise<T> {
+    const line = this.line;
+    if (!line) return Promise.reject(new DeviceUnavailable('the modbus device is not connected'));
+    return line.exclusive(async (client) => {
+      if (!client.isOpen) throw lose(line, new DeviceUnavailable('the modbus port is not open'));
+      client.setID(this.unitId);
+      client.setTimeout(call.timeoutMs);
       try {
-        const result = await Promise.race([send(client), abort.promise]);
-        this.timeouts = 0;
-        if (this.status === 'unhealthy') this.status = 'online';
-        return result;
+        return await send(client);
       } catch (error) {
-        const translated = this.translate(error);
+        const translated = translate(error, this.unitId, call.timeoutMs);
         // modbus-serial does not always report a socket reset as a close; an open flag gone false does.
-        if (!client.isOpen) this.markOffline();
+        if (translated instanceof DeviceUnavailable || !client.isOpen) throw lose(line, translated);
         throw translated;
       }
-    };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => {});
-    return result;
-  }
-
-  private translate(error: unknown): Error {
-    if (error instanceof DeviceUnavailable) return error;
-    const e = (error ?? {}) as ModbusSerialError;
-    if (typeof e.modbusCode === 'number') {
-      this.timeouts = 0;
-      if (this.status === 'unhealthy') this.status = 'online';
-      return new ProtocolError(e.message ?? `Modbus exception ${e.modbusCode}`, {
-        exceptionCode: e.modbusCode,
-        cause: error,
-      });
-    }
-    if (e.name === 'TransactionTimedOutError' || e.errno === 'ETIMEDOUT') {
-      this.timeouts += 1;
-      if (this.status === 'online' || this.status === 'unhealthy')
-        this.status = stateAfterTimeouts(this.timeouts);
-      return new ProtocolTimeout(`no answer from the modbus device (${this.timeouts} in a row)`, {
-        cause: error,
-      });
-    }
-    if (e.name === 'PortNotOpenError') {
-      this.markOffline();
-      return new DeviceUnavailable('the modbus port is not open', { cause: error });
-    }
-    return new ProtocolError(messageOf(error), { cause: error });
+    }, call.signal);
   }
 }
 
-function open(client: Client, config: ModbusConfig, mode: 'TCP' | 'RTU'): Promise<void> {
-  if (mode === 'TCP') {
-    if (!config.ip) return Promise.reject(new Error('no ip in the protocol config'));
-    return client.connectTCP(config.ip, { port: config.port ?? 502 });
-  }
-  if (!config.serialName) return Promise.reject(new Error('no serialName in the protocol config'));
-  return client.connectRTUBuffered(config.serialName, {
-    baudRate: config.baudRate ?? 9600,
-    ...(config.dataBits === undefined ? {} : { dataBits: config.dataBits }),
-    ...(config.stopBits === undefined ? {} : { stopBits: config.stopBits }),
-    ...(config.parity === undefined ? {} : { parity: PARITY[config.parity] }),
-  });
+function lose(line: SharedConnection<Client>, error: Error): Error {
+  line.fail(error);
+  return error instanceof DeviceUnavailable ? error : new DeviceUnavailable(error.message, { cause: error });
 }
 
-/** A promise that only ever rejects, when told to; it never counts as an unhandled rejection. */
-function rejecter(): { promise: Promise<never>; reject: (error: Error) => void } {
-  let reject: (error: Error) => void = () => {};
-  const promise = new Promise<never>((_, r) => {
-    reject = r;
-  });
-  promise.catch(() => {});
-  return { promise, reject };
+function translate(error: unknown, unitId: number, timeoutMs: number): Error {
+  if (error instanceof DeviceUnavailable) return error;
+  const e = (error ?? {}) as ModbusSerialError;
+  if (typeof e.modbusCode === 'number')
+    return new ProtocolError(e.message ?? `Modbus exception ${e.modbusCode}`, {
+      exceptionCode: e.modbusCode,
+      cause: error,
+    });
+  if (e.name === 'TransactionTimedOutError' || e.errno === 'ETIMEDOUT')
+    return new ProtocolTimeout(`no answer from modbus unit ${unitId} within ${timeoutMs} ms`, {
+      cause: error,
+    });
+  if (e.name === 'PortNotOpenError')
+    return new DeviceUnavailable('the modbus port is not open', { cause: error });
+  return new ProtocolError(messageOf(error), { cause: error });
+}
+
+/** Opens one connection; `lost` is called when the peer or the port closes it. */
+async function open(
+  config: ModbusConfig,
+  mode: 'TCP' | 'RTU',
+  lost: (reason: Error) => void,
+  log: Logger,
+): Promise<Client> {
+  const client = new Modbus.default();
+  // Set before connecting: on TCP it also bounds the connection attempt.
+  client.setTimeout(config.timeout ?? DEFAULT_TIMEOUT_MS);
+  client.on('error', (error) => log.warn({ err: error }, 'modbus port error'));
+  client.on('close', () => lost(new DeviceUnavailable('the modbus connection closed')));
+  const where = mode === 'TCP' ? `${config.ip}:${config.port ?? 502}` : config.serialName;
+  try {
+    if (mode === 'TCP') {
+      if (!config.ip) throw new Error('no ip in the protocol config');
+      await client.connectTCP(config.ip, { port: config.port ?? 502 });
+    } else {
+      if (!config.serialName) throw new Error('no serialName in the protocol config');
+      await client.connectRTUBuffered(config.serialName, {
+        baudRate: config.baudRate ?? 9600,
+        ...(config.dataBits === undefined ? {} : { dataBits: config.dataBits }),
+        ...(config.stopBits === undefined ? {} : { stopBits: config.stopBits }),
+        ...(config.parity === undefined ? {} : { parity: PARITY[config.parity] }),
+      });
+    }
+  } catch (error) {
+    await shut(client, mode);
+    throw new DeviceUnavailable(`modbus ${mode} ${where} unreachable: ${messageOf(error)}`, { cause: error });
+  }
+  log.info({ mode, where }, 'modbus line open');
+  return client;
 }
 
 /** A request for one member of `request` only. */
 function alone(request: ReadRequest, member: ReadRequest['points'][number]): ReadRequest {
   return {
     register: request.register,
-    ...(request.slaveID === undefined ? {} : { slaveID: request.slaveID }),
     start: request.start + member.offset,
     count: member.count,
     points: [{ index: member.index, offset: 0, count: member.count }],
@@ -344,27 +333,11 @@ function decodePoint(point: ModbusPoint, words: readonly number[]): TwinValue {
   return point.property.type === 'INT' ? Math.round(value) : value;
 }
 
-function toBoolean(point: ModbusPoint, value: TwinValue): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value !== 0;
-  const parsed = parseTwinValue('BOOLEAN', value);
-  if (!parsed.ok) throw new TwinValueError(`${point.name}: ${parsed.reason}`);
-  return parsed.value === true;
-}
-
-function toNumber(point: ModbusPoint, value: TwinValue): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  const parsed = parseTwinValue(point.property.type, value);
-  if (!parsed.ok || typeof parsed.value !== 'number')
-    throw new TwinValueError(`${point.name}: ${parsed.ok ? `"${value}" is not a number` : parsed.reason}`);
-  return parsed.value;
-}
-
 /** Releases a client's socket or serial port: destroy cancels modbus-serial's pending request timers. */
 async function shut(client: Client, mode: 'TCP' | 'RTU'): Promise<void> {
   const port = (client as unknown as { _port?: EventEmitter & { isOpen?: boolean } })._port;
   const wasOpen = port?.isOpen === true;
+  (client as unknown as EventEmitter).removeAllListeners('close');
   if (mode === 'TCP') {
     const closed =
       wasOpen && port ? new Promise<void>((resolve) => port.once('close', () => resolve())) : undefined;
@@ -380,8 +353,4 @@ function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   const e = error as ModbusSerialError | undefined;
   return e?.message ?? String(error);
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new ProtocolError(messageOf(error), { cause: error });
 }

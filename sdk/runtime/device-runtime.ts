@@ -1,12 +1,25 @@
 import { EventEmitter } from 'node:events';
-import type { DeviceState, ResolvedDevice, ResolvedProperty, TwinValue } from '../../device-models/index.js';
-import { parseTwinValue, TwinValueError } from '../../device-models/index.js';
+import {
+  type DeviceState,
+  type MsgTwin,
+  parseTwinValue,
+  type ResolvedDevice,
+  type ResolvedProperty,
+  type TwinValue,
+} from '../../device-models/index.js';
 import { toTwin } from '../codecs/index.js';
 import type { Driver, Point, ProtocolMapper, Reading } from '../driver.js';
+import { DeviceUnavailable, ProtocolTimeout } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { createPusher, type Pusher } from '../push/index.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type Call, withCall } from './call.js';
+import { type ConnectionPool, sharedConnections } from './connection-pool.js';
+import { DesiredWriter } from './desired-writer.js';
 import type { DeviceBus, ReportedValue } from './device-bus.js';
+import { type LastReport, shouldReport } from './report-filter.js';
+import { SerialQueue } from './serial-queue.js';
+import { type CycleOutcome, cycleOutcome, errorOutcome, OFFLINE_AFTER_TIMEOUTS } from './state-policy.js';
 import { Timers } from './timers.js';
 
 export interface DeviceRuntimeOptions {
@@ -21,41 +34,57 @@ export interface DeviceRuntimeOptions {
   connectTimeoutMs?: number;
   /** Write the Device's `desired` values on the first connect (a mapper running without a twin). */
   applySpecDesired?: boolean;
+  /** Where shared connections come from (default: the process-wide pool). */
+  connections?: ConnectionPool;
+  /** Attempts per desired value before giving up (default 5). */
+  maxWriteAttempts?: number;
 }
 
 /** The runtime's own view: `connecting` is internal; the others are what `state/update` carries. */
 export type RuntimeState = 'connecting' | Extract<DeviceState, 'online' | 'offline' | 'unhealthy'>;
+
+/** How much longer than one request a whole driver call may take before the runtime gives up on it. */
+const CALL_DEADLINE_FACTOR = 4;
+const DEFAULT_TIMEOUT_MS = 5000;
 
 interface Latest {
   reading: Reading;
   property: ResolvedProperty;
 }
 
+type Entry = { property: ResolvedProperty; point: Point<unknown> };
+
 /**
- * Runs one device: connects its driver (reconnecting with capped exponential backoff and jitter), reads
- * each property every `collectCycle` (batched when the driver can), reports `actual` values every
- * `reportCycle` for properties with `reportToCloud`, pushes values to each property's `pushMethod`,
- * publishes the device state, and writes desired values from `twin/update/delta` through the driver, then
- * reads them back and reports them. A failing device never throws out of here.
+ * Runs one device and owns its plumbing: one request queue, a deadline and an AbortSignal on every driver
+ * call, the device state derived from the errors the driver throws (sdk/runtime/state-policy.ts), reconnects
+ * with capped exponential backoff and jitter, collect cycles (batched when the driver can), reports by each
+ * property's strategy, push methods, and desired values written once per intent (desired-writer.ts).
+ * A failing device never throws out of here.
  *
  * Events: `state` (RuntimeState), `reading` (name, Reading), `readFailed` (name, Error), `written` (name,
- * TwinValue), `writeFailed` (name, Error). `error` is never emitted (errors are logged), so no listener is required.
+ * TwinValue), `writeFailed` (name, Error), `reported` (Record<name, ReportedValue>). `error` is never emitted
+ * (errors are logged), so no listener is required.
  */
 export class DeviceRuntime extends EventEmitter {
   readonly id: string;
   private readonly log: Logger;
   private readonly lifecycle = new Timers();
+  private readonly stopping = new AbortController();
+  private readonly queue = new SerialQueue();
+  private readonly timeoutMs: number;
   private session?: Timers;
   private driver?: Driver<unknown, unknown>;
   private attempt = 0;
+  /** Consecutive cycles in which every request timed out. */
+  private timeouts = 0;
   private current: RuntimeState = 'offline';
   private started = false;
   private stopped = false;
   private readonly latest = new Map<string, Latest>();
-  private readonly pendingWrites = new Map<string, { value: TwinValue; text: string }>();
-  /** Desired values written and confirmed, so a delta repeating them does not write again (a tare stays one tare). */
-  private readonly applied = new Map<string, { value: TwinValue; text: string }>();
-  private writing = false;
+  private readonly lastReports = new Map<string, LastReport>();
+  /** Why a property does not hold its desired value, while it still holds what it held after the write. */
+  private readonly reasons = new Map<string, { held: TwinValue; reason: string }>();
+  private readonly writer: DesiredWriter;
   private readonly cleanups: (() => Promise<void>)[] = [];
   private sessionCleanups: (() => Promise<void>)[] = [];
   private readonly pushers = new Map<string, Pusher>();
@@ -65,9 +94,23 @@ export class DeviceRuntime extends EventEmitter {
     super();
     this.id = options.device.id;
     this.log = (options.log ?? silentLogger).child({ device: this.id });
-    if (options.applySpecDesired)
-      for (const property of options.device.properties)
-        if (property.desired !== undefined) this.queueDesired(property.name, property.desired);
+    this.timeoutMs = options.mapper.timeoutMs?.(options.device.config as never) ?? DEFAULT_TIMEOUT_MS;
+    this.writer = new DesiredWriter({
+      device: options.device,
+      log: this.log,
+      timers: this.lifecycle,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.maxWriteAttempts ? { maxAttempts: options.maxWriteAttempts } : {}),
+      apply: (property, value) => this.applyDesired(property, value),
+      confirm: (property, intent, held) => this.confirmDesired(property, intent, held),
+      failed: (property, error, final) => {
+        this.log.warn({ property: property.name, err: error.message, final }, 'desired value not written');
+        this.emit('writeFailed', property.name, error);
+      },
+      connected: () => this.driver !== undefined && !this.stopped,
+    });
+    if (options.applySpecDesired) this.writer.offerSpec();
   }
 
   get state(): RuntimeState {
@@ -84,7 +127,12 @@ export class DeviceRuntime extends EventEmitter {
     if (this.started) return;
     this.started = true;
     const { device, bus } = this.options;
-    this.cleanups.push(await bus.onDelta(device.id, (_id, message) => this.onDelta(message.delta ?? {})));
+    this.cleanups.push(
+      await bus.onDelta(device.id, (_id, message) => {
+        this.writer.offer(message.delta ?? {}, message.twin ?? {});
+        void this.writer.drain();
+      }),
+    );
     if (device.stateReport.reportToCloud)
       this.lifecycle.every(device.stateReport.reportCycle, () => this.publishState());
     this.connecting = this.connect();
@@ -94,6 +142,7 @@ export class DeviceRuntime extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort(new DeviceUnavailable(`${this.id} stopped`));
     this.lifecycle.stop();
     await this.connecting;
     await this.endSession();
@@ -102,15 +151,49 @@ export class DeviceRuntime extends EventEmitter {
     this.pushers.clear();
   }
 
+  /** Runs one driver call on the device's queue, with a deadline; the answer's kind sets the state. */
+  private call<T>(what: string, work: (call: Call) => Promise<T>): Promise<T> {
+    const ms = this.timeoutMs * CALL_DEADLINE_FACTOR;
+    return this.queue.run(
+      () =>
+        withCall(
+          ms,
+          `${this.id}: ${what}`,
+          (call) => work({ ...call, timeoutMs: this.timeoutMs }),
+          this.stopping.signal,
+        ),
+      this.stopping.signal,
+    );
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    this.setState('connecting');
-    const driver = this.options.mapper.createDriver({ log: this.log }) as Driver<unknown, unknown>;
+    if (this.current !== 'offline' || this.timeouts < OFFLINE_AFTER_TIMEOUTS) this.setState('connecting');
+    let lostBeforeReady: Error | undefined;
+    const driver = this.options.mapper.createDriver({
+      log: this.log,
+      connections: this.options.connections ?? sharedConnections,
+      lost: (reason) => {
+        if (this.driver === driver) void this.dropConnection(reason);
+        else lostBeforeReady ??= reason;
+      },
+    }) as Driver<unknown, unknown>;
+    const connectMs = Math.max(this.options.connectTimeoutMs ?? 10_000, this.timeoutMs);
     try {
-      await withTimeout(driver.connect(this.options.device.config), this.options.connectTimeoutMs ?? 10_000);
+      await this.queue.run(
+        () =>
+          withCall(
+            connectMs,
+            `${this.id}: connect`,
+            (call) => driver.connect(this.options.device.config, { ...call, timeoutMs: this.timeoutMs }),
+            this.stopping.signal,
+          ),
+        this.stopping.signal,
+      );
+      if (lostBeforeReady) throw lostBeforeReady;
     } catch (error) {
       await driver.close().catch(() => {});
-      this.retryLater(error);
+      if (!this.stopped) this.retryLater(error);
       return;
     }
     if (this.stopped) {
@@ -118,9 +201,13 @@ export class DeviceRuntime extends EventEmitter {
       return;
     }
     this.driver = driver;
-    this.attempt = 0;
     this.log.info('connected');
-    this.setState('online');
+    // After timeouts the device stays offline until it answers: a slave that is gone costs its line one
+    // timeout per backoff period, not one per cycle.
+    if (this.timeouts < OFFLINE_AFTER_TIMEOUTS) {
+      this.attempt = 0;
+      this.setState('online');
+    }
     await this.startSession(driver);
   }
 
@@ -136,13 +223,16 @@ export class DeviceRuntime extends EventEmitter {
   private async startSession(driver: Driver<unknown, unknown>): Promise<void> {
     const session = new Timers();
     this.session = session;
-    const points = this.options.device.properties.map((property) => ({ property, point: pointOf(property) }));
-    const readable = points.filter(({ point }) => driver.readable?.(point) ?? true);
-    const subscribed: typeof readable = [];
+    const entries: Entry[] = this.options.device.properties.map((property) => ({
+      property,
+      point: pointOf(property),
+    }));
+    const readable = entries.filter(({ point }) => driver.readable?.(point) ?? true);
+    const subscribed: Entry[] = [];
     for (const entry of driver.subscribe ? readable.filter(({ point }) => wantsPush(point.visitor)) : []) {
       try {
-        const unsubscribe = await driver.subscribe!(entry.point, (reading) =>
-          this.onReading(entry.property, reading),
+        const unsubscribe = await this.call(`subscribe ${entry.property.name}`, (call) =>
+          driver.subscribe!(entry.point, (reading) => this.onReading(entry.property, reading), call),
         );
         this.sessionCleanups.push(unsubscribe);
         subscribed.push(entry);
@@ -153,13 +243,28 @@ export class DeviceRuntime extends EventEmitter {
         );
       }
     }
+    if (this.session !== session) return;
     const polled = readable.filter((p) => !subscribed.includes(p));
     for (const [cycle, group] of groupBy(polled, (p) => p.property.collectCycle))
       session.every(cycle, () => this.collect(driver, group), { immediate: true });
     const reported = this.options.device.properties.filter((p) => p.reportToCloud);
     for (const [cycle, group] of groupBy(reported, (p) => p.reportCycle))
-      session.every(cycle, () => this.report(group.map((p) => p.name)));
-    void this.drainWrites();
+      session.every(cycle, () => this.report(group));
+    void this.catchUpDesired(session);
+  }
+
+  /** Desired values set while this runtime was not listening: asked for once per connection. */
+  private async catchUpDesired(session: Timers): Promise<void> {
+    const { bus } = this.options;
+    if (bus.getTwins && !this.options.applySpecDesired) {
+      const twins = await bus.getTwins(this.id).catch((error: unknown) => {
+        this.log.debug({ err: message(error) }, 'twin/get failed; waiting for deltas');
+        return undefined;
+      });
+      if (twins && this.session === session)
+        this.writer.offer(pendingDelta(this.options.device, twins), twins);
+    }
+    await this.writer.drain();
   }
 
   private async endSession(): Promise<void> {
@@ -171,45 +276,70 @@ export class DeviceRuntime extends EventEmitter {
     await driver?.close().catch(() => {});
   }
 
-  /** The connection is gone: close it and reconnect with backoff. */
+  /** The connection is gone, or the device stopped answering: close it and reconnect with backoff. */
   private async dropConnection(reason: unknown): Promise<void> {
-    if (!this.driver || this.stopped) return;
-    await this.endSession();
+    const driver = this.driver;
+    if (!driver || this.stopped) return;
+    this.driver = undefined;
+    this.setState('offline');
+    this.session?.stop();
+    this.session = undefined;
+    for (const cleanup of this.sessionCleanups.splice(0)) await cleanup().catch(() => {});
+    await driver.close().catch(() => {});
     if (!this.stopped) this.retryLater(reason);
   }
 
-  private async collect(
-    driver: Driver<unknown, unknown>,
-    group: { property: ResolvedProperty; point: Point<unknown> }[],
-  ): Promise<void> {
+  private async collect(driver: Driver<unknown, unknown>, group: Entry[]): Promise<void> {
     const points = group.map((g) => g.point);
     let results: (Reading | Error)[];
     try {
-      results = driver.readMany
-        ? await driver.readMany(points)
-        : await sequential(points, (p) => driver.read(p).catch((e: unknown) => asError(e)));
+      results = await this.call('read', async (call) =>
+        driver.readMany ? driver.readMany(points, call) : readEach(driver, points, call),
+      );
     } catch (error) {
       results = points.map(() => asError(error));
     }
     if (driver !== this.driver) return;
-    let failures = 0;
     results.forEach((result, i) => {
       const property = group[i]!.property;
       if (result instanceof Error) {
-        failures++;
         this.emit('readFailed', property.name, result);
         this.log.debug({ property: property.name, err: result.message }, 'read failed');
       } else this.onReading(property, result);
     });
-    if (driver.state() === 'offline') await this.dropConnection(results.find((r) => r instanceof Error));
-    else if (failures === results.length && failures > 0) this.setState('unhealthy');
-    else this.setState('online');
+    await this.settle(
+      cycleOutcome(results),
+      results.find((r) => r instanceof Error),
+    );
+  }
+
+  /** The one state policy: what a cycle's (or a write's) outcome does to the device state. */
+  private async settle(outcome: CycleOutcome, error?: unknown): Promise<void> {
+    if (outcome === 'ok') {
+      this.timeouts = 0;
+      this.attempt = 0;
+      this.setState('online');
+      return;
+    }
+    if (outcome === 'error') {
+      this.timeouts = 0;
+      this.setState('unhealthy');
+      return;
+    }
+    if (outcome === 'timeout') {
+      this.timeouts++;
+      if (this.timeouts < OFFLINE_AFTER_TIMEOUTS) {
+        this.setState('unhealthy');
+        return;
+      }
+    }
+    await this.dropConnection(error);
   }
 
   private onReading(property: ResolvedProperty, reading: Reading): void {
     this.latest.set(property.name, { reading, property });
-    const applied = this.applied.get(property.name);
-    if (applied && !sameValue(applied.value, reading.value)) this.applied.delete(property.name);
+    const reason = this.reasons.get(property.name);
+    if (reason && !sameValue(reason.held, reading.value)) this.reasons.delete(property.name);
     this.emit('reading', property.name, reading);
     if (property.pushMethod) this.pusherFor(property)?.push(this.sample(property, reading));
   }
@@ -235,93 +365,80 @@ export class DeviceRuntime extends EventEmitter {
     return pusher;
   }
 
-  private async report(names: string[]): Promise<void> {
+  /** One report tick: the latest value of each property whose strategy says so. */
+  private async report(group: ResolvedProperty[]): Promise<void> {
+    const now = Date.now();
     const values: Record<string, ReportedValue> = {};
-    for (const name of names) {
-      const latest = this.latest.get(name);
-      if (latest) values[name] = this.reported(latest.property, latest.reading.value);
+    for (const property of group) {
+      const latest = this.latest.get(property.name);
+      if (!latest) continue;
+      const value = latest.reading.value;
+      if (!shouldReport(property.report, this.lastReports.get(property.name), value, now)) continue;
+      values[property.name] = this.reported(property, value, this.reasons.get(property.name)?.reason);
     }
+    await this.publishReport(values, now);
+  }
+
+  private async publishReport(values: Record<string, ReportedValue>, now: number): Promise<void> {
     if (Object.keys(values).length === 0) return;
+    for (const name of Object.keys(values)) {
+      const latest = this.latest.get(name);
+      if (latest) this.lastReports.set(name, { value: latest.reading.value, at: now });
+    }
+    this.emit('reported', values);
     await this.options.bus.reportActual(this.id, values).catch((error: unknown) => {
       this.log.warn({ err: message(error) }, 'twin report failed');
     });
   }
 
-  private reported(property: ResolvedProperty, value: TwinValue): ReportedValue {
-    return { value: toTwin(property.model, value), type: property.model.type.toLowerCase() };
+  private reported(property: ResolvedProperty, value: TwinValue, reason?: string): ReportedValue {
+    return {
+      value: toTwin(property.model, value),
+      type: property.model.type.toLowerCase(),
+      ...(reason ? { reason } : {}),
+    };
   }
 
-  private onDelta(delta: Record<string, string>): void {
-    for (const [name, value] of Object.entries(delta)) this.queueDesired(name, value);
-    void this.drainWrites();
-  }
-
-  private queueDesired(name: string, text: string): void {
-    const property = this.options.device.properties.find((p) => p.name === name);
-    if (!property) {
-      this.log.warn({ property: name }, 'desired value for a property this device does not have; ignored');
-      return;
-    }
-    if (property.model.accessMode === 'ReadOnly') {
-      this.log.warn({ property: name }, 'desired value for a ReadOnly property; ignored');
-      return;
-    }
-    const parsed = parseTwinValue(property.model.type, text);
-    if (!parsed.ok) {
-      this.log.warn(
-        { property: name, err: new TwinValueError(parsed.reason).message },
-        'bad desired value; ignored',
-      );
-      return;
-    }
-    const applied = this.applied.get(name);
-    if (applied && sameValue(applied.value, parsed.value)) return;
-    this.pendingWrites.set(name, { value: parsed.value, text });
-  }
-
-  /** Writes pending desired values one at a time, newest value per property; keeps them while offline. */
-  private async drainWrites(): Promise<void> {
-    if (this.writing) return;
-    this.writing = true;
+  /** Writes a desired value and reads it back, on the device's queue; what the device holds, if readable. */
+  private async applyDesired(property: ResolvedProperty, value: TwinValue): Promise<TwinValue | undefined> {
+    const driver = this.driver;
+    if (!driver) throw new DeviceUnavailable(`${this.id} is not connected`);
+    const point = pointOf(property);
     try {
-      for (;;) {
-        const driver = this.driver;
-        const next = this.pendingWrites.entries().next();
-        if (!driver || next.done || this.stopped) return;
-        const [name, desired] = next.value;
-        const { value } = desired;
-        this.pendingWrites.delete(name);
-        const property = this.options.device.properties.find((p) => p.name === name)!;
-        const point = pointOf(property);
-        try {
-          await driver.write(point, value);
-          this.log.info({ property: name, value }, 'desired value written');
-          this.applied.set(name, desired);
-          this.emit('written', name, value);
-          const reading = (driver.readable?.(point) ?? true) ? await driver.read(point) : undefined;
-          const reported = reading ?? { value, quality: 'good' as const, timestamp: Date.now() };
-          this.onReading(property, reported);
-          // Always confirmed to the twin (reportToCloud is about the cloud), in the desired spelling when the
-          // device holds that value, so that the delta clears.
-          const text = sameValue(reported.value, value)
-            ? desired.text
-            : this.reported(property, reported.value).value;
-          await this.options.bus.reportActual(this.id, {
-            [name]: { value: text, type: property.model.type.toLowerCase() },
-          });
-        } catch (error) {
-          this.log.warn({ property: name, err: message(error) }, 'desired value not written');
-          this.emit('writeFailed', name, asError(error));
-          if (driver.state() === 'offline') {
-            if (!this.pendingWrites.has(name)) this.pendingWrites.set(name, desired);
-            await this.dropConnection(error);
-            return;
-          }
-        }
-      }
-    } finally {
-      this.writing = false;
+      await this.call(`write ${property.name}`, (call) => driver.write(point, value, call));
+      this.emit('written', property.name, value);
+      if (!(driver.readable?.(point) ?? true)) return undefined;
+      const reading = await this.call(`read back ${property.name}`, (call) => driver.read(point, call));
+      return reading.value;
+    } catch (error) {
+      const outcome = errorOutcome(error);
+      if (outcome === 'unavailable' && this.driver === driver) await this.dropConnection(error);
+      throw error;
     }
+  }
+
+  /**
+   * Confirms a written value to the twin (whatever reportToCloud says: the delta is about it). When the device
+   * holds the desired value it is reported in the desired spelling, so the delta clears; otherwise what the
+   * device holds is reported with the reason, and the delta stays visible.
+   */
+  private async confirmDesired(
+    property: ResolvedProperty,
+    intent: { text: string; value: TwinValue },
+    held: TwinValue | undefined,
+  ): Promise<void> {
+    const holds = held === undefined || sameValue(held, intent.value);
+    const reason = holds
+      ? undefined
+      : `the device holds ${this.reported(property, held).value}, not the desired ${intent.text} (written once; the register cannot hold it exactly or the device changed it)`;
+    const value = holds ? intent.value : held;
+    if (reason) this.reasons.set(property.name, { held: value, reason });
+    else this.reasons.delete(property.name);
+    this.onReading(property, { value, quality: 'good', timestamp: Date.now() });
+    const reported = holds
+      ? { value: intent.text, type: property.model.type.toLowerCase() }
+      : this.reported(property, value, reason);
+    await this.publishReport({ [property.name]: reported }, Date.now());
   }
 
   private setState(state: RuntimeState): void {
@@ -354,6 +471,21 @@ function wantsPush(visitor: unknown): boolean {
   return v.subscribe === true || v.notify === true;
 }
 
+/** The desired values of `twins` that the device does not hold yet, by the property's type. */
+function pendingDelta(device: ResolvedDevice, twins: Record<string, MsgTwin | null>): Record<string, string> {
+  const delta: Record<string, string> = {};
+  for (const property of device.properties) {
+    const twin = twins[property.name];
+    const expected = twin?.expected?.value;
+    if (expected == null) continue;
+    const actual = twin?.actual?.value;
+    const a = parseTwinValue(property.model.type, expected);
+    const b = actual == null ? undefined : parseTwinValue(property.model.type, actual);
+    if (!b || !a.ok || !b.ok || !sameValue(a.value, b.value)) delta[property.name] = expected;
+  }
+  return delta;
+}
+
 /** Equal twin values; numbers to float32 precision (a register may not hold every decimal exactly). */
 function sameValue(a: TwinValue, b: TwinValue): boolean {
   if (typeof a === 'number' && typeof b === 'number')
@@ -370,9 +502,19 @@ function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, 
   return groups;
 }
 
-async function sequential<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (const item of items) out.push(await fn(item));
+/** Reads points one by one; after a timeout or a lost connection the rest fail alike, unsent. */
+async function readEach(
+  driver: Driver<unknown, unknown>,
+  points: readonly Point<unknown>[],
+  call: Call,
+): Promise<(Reading | Error)[]> {
+  const out: (Reading | Error)[] = [];
+  let stop: Error | undefined;
+  for (const point of points) {
+    const result = stop ?? (await driver.read(point, call).catch((e: unknown) => asError(e)));
+    if (result instanceof ProtocolTimeout || result instanceof DeviceUnavailable) stop = result;
+    out.push(result);
+  }
   return out;
 }
 
@@ -382,16 +524,4 @@ function asError(error: unknown): Error {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`connect timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -4,6 +4,8 @@ import { createServer, Socket } from 'node:net';
 export interface TcpProxy {
   /** `127.0.0.1:{port}`: dial this instead of the target. */
   address: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   /** Drops every connection, and every new one until restore(). */
   cut(): void;
   restore(): void;
@@ -13,7 +15,9 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let cut = false;
+  let accepted = 0;
   const server = createServer((client) => {
+    accepted++;
     if (cut) {
       client.destroy();
       return;
@@ -36,6 +40,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const { port } = server.address() as { port: number };
   return {
     address: `127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
     cut() {
       cut = true;
       for (const socket of sockets) socket.destroy();
