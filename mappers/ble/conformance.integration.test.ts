@@ -18,11 +18,7 @@ function conformance(name: string, device: BleDevice, writeValues?: Record<strin
   let current: BleSimulator | undefined;
   describeConformance({
     name,
-    mapper: createBleMapper({
-      bindings: () => radio.createBindings(),
-      timeoutMs: TIMEOUT_MS,
-      scanTimeoutMs: 2000,
-    }) as never,
+    mapper: createBleMapper({ bindings: () => radio.createBindings(), timeoutMs: TIMEOUT_MS }) as never,
     device: device as ResolvedDevice,
     timeoutMs: TIMEOUT_MS,
     ...(writeValues ? { writeValues } : {}),

@@ -5,25 +5,11 @@ import type {
   NoblePeripheral,
   NobleService,
 } from '@abandonware/noble/with-bindings.js';
-import {
-  type BleConfig,
-  type BleVisitor,
-  outOfRange,
-  parseTwinValue,
-  type TwinValue,
-  TwinValueError,
-} from '../../device-models/index.js';
-import {
-  type Driver,
-  type DriverContext,
-  type DriverState,
-  type Point,
-  type Reading,
-  readOneOf,
-  stateAfterTimeouts,
-} from '../../sdk/driver.js';
+import type { BleConfig, BleVisitor, TwinValue } from '../../device-models/index.js';
+import { type Driver, type DriverContext, type Point, type Reading, readOneOf } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout, ValueOutOfRange } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
+import { abortable, abortReason, type Call, timed, withCall } from '../../sdk/runtime/call.js';
 import { dataWriteBytes } from './data-converter.js';
 import { decodeProperty, encodeProperty, normalizeUuid, peripheralId } from './encoding.js';
 
@@ -35,16 +21,15 @@ export type BindingsFactory = () => EventEmitter | Promise<EventEmitter>;
 export interface BleDriverOptions {
   /** Default: the platform's real bindings, loaded on first use and shared by every driver. */
   bindings?: BindingsFactory;
-  /** How long one GATT request may take, ms; default 2000. */
+  /**
+   * How long one GATT request may take, ms; default 2000. The mapper gives it to the runtime, which passes it
+   * on every call; the driver itself uses it only where no call does (close, unsubscribe).
+   */
   timeoutMs?: number;
-  /** How long connect() scans for the peripheral (and waits for the adapter to power on), ms; default 10 000. */
-  scanTimeoutMs?: number;
 }
 
-export { OFFLINE_AFTER_TIMEOUTS } from '../../sdk/driver.js';
-
-const DEFAULT_TIMEOUT_MS = 2000;
-const DEFAULT_SCAN_TIMEOUT_MS = 10_000;
+/** A GATT request's timeout when the options give none, ms. */
+export const DEFAULT_TIMEOUT_MS = 2000;
 
 /** One Noble per bindings object: noble binds its listeners to the bindings for good. */
 const nobles = new WeakMap<EventEmitter, Noble>();
@@ -79,90 +64,89 @@ export const defaultBindings: BindingsFactory = () => {
 
 /**
  * BLE through noble: scans for the configured address, connects, discovers the GATT characteristics, reads
- * and writes them (KubeEdge's dataConverter/dataWrite), and subscribes to notifications. One request at a
- * time per connection. Starts no timers beyond request timeouts and never reconnects: the runtime does.
+ * and writes them (KubeEdge's dataConverter/dataWrite), and subscribes to notifications. Scanning and
+ * connecting last as long as the call allows; each GATT request gets the call's timeout. A link the
+ * peripheral drops is reported to the runtime (`context.lost`), which reconnects.
  */
 export class BleDriver implements Driver<BleConfig, BleVisitor> {
   private readonly log: Logger;
   private readonly factory: BindingsFactory;
   private readonly timeoutMs: number;
-  private readonly scanTimeoutMs: number;
-  private status: DriverState = 'offline';
-  private timeouts = 0;
   private noble: Noble | undefined;
   private peripheral: NoblePeripheral | undefined;
   private characteristics = new Map<string, NobleCharacteristic>();
-  /** Removes the listeners this driver put on noble, the peripheral and characteristics. */
+  /** Removes the listeners this driver put on the peripheral and characteristics. */
   private cleanups: (() => void)[] = [];
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Rejects whatever waits on the connection when it drops or is closed. */
-  private abort = rejecter();
-  private closing: Promise<void> | undefined;
+  /** Aborts when the link drops or the driver closes: whatever waits on the link fails at once. */
+  private link = new AbortController();
 
-  constructor(context: DriverContext, options: BleDriverOptions = {}) {
+  constructor(
+    private readonly context: DriverContext,
+    options: BleDriverOptions = {},
+  ) {
     this.log = context.log.child({ module: 'mapper:ble' });
     this.factory = options.bindings ?? defaultBindings;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.scanTimeoutMs = options.scanTimeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS;
   }
 
-  async connect(config: BleConfig): Promise<void> {
-    if (this.peripheral || this.status === 'connecting') await this.close();
-    this.closing = undefined;
-    this.status = 'connecting';
-    this.timeouts = 0;
-    this.abort = rejecter();
-    const abort = this.abort;
+  async connect(config: BleConfig, call: Call): Promise<void> {
     const address = config.macAddress;
+    // The new link is in place before anything is awaited, so that a close() from now on ends this attempt.
+    // While connecting it also ends with the call (its deadline, or the device stopped).
+    const link = new AbortController();
+    this.closeLink();
+    this.link = link;
+    const endWithCall = () => link.abort(abortReason(call.signal));
+    if (call.signal.aborted) endWithCall();
+    else call.signal.addEventListener('abort', endWithCall, { once: true });
+    const attempt: Call = { signal: link.signal, timeoutMs: call.timeoutMs };
+    let stage = 'loading noble';
     try {
-      const noble = await Promise.race([this.nobleInstance(), abort.promise]);
-      await this.poweredOn(noble, abort.promise);
-      const peripheral = await this.scan(noble, peripheralId(address), abort.promise);
+      await this.release();
+      const noble = await abortable(this.nobleInstance(), link.signal);
+      stage = 'waiting for the Bluetooth adapter to power on';
+      await poweredOn(noble, link.signal);
+      stage = 'scanning';
+      const peripheral = await scan(noble, peripheralId(address), link.signal);
       this.peripheral = peripheral;
       const onDisconnect = (reason: unknown) => {
-        if (this.peripheral !== peripheral || this.status === 'closed') return;
+        if (this.peripheral !== peripheral || link.signal.aborted) return;
         this.log.info({ address, reason }, 'ble peripheral disconnected');
-        this.status = 'offline';
-        this.abort.reject(new DeviceUnavailable(`ble peripheral ${address} disconnected`));
+        const lost = new DeviceUnavailable(`ble peripheral ${address} disconnected`);
+        link.abort(lost);
+        this.context.lost(lost);
       };
       peripheral.on('disconnect', onDisconnect);
       this.cleanups.push(() => peripheral.off('disconnect', onDisconnect));
-      await this.within(
+      stage = 'connecting';
+      await abortable(
         callback<void>((done) => peripheral.connect((error) => done(error ?? null))),
-        this.scanTimeoutMs,
-        abort.promise,
-        `connecting to ${address}`,
+        link.signal,
       );
-      const services = await this.within(
-        callback<NobleService[]>((done) => peripheral.discoverServices([], done)),
-        this.timeoutMs,
-        abort.promise,
+      stage = 'discovering services';
+      const services = await timed(
+        attempt,
         'discovering services',
+        callback<NobleService[]>((done) => peripheral.discoverServices([], done)),
       );
       for (const service of services) {
-        const found = await this.within(
-          callback<NobleCharacteristic[]>((done) => service.discoverCharacteristics([], done)),
-          this.timeoutMs,
-          abort.promise,
+        const found = await timed(
+          attempt,
           'discovering characteristics',
+          callback<NobleCharacteristic[]>((done) => service.discoverCharacteristics([], done)),
         );
         for (const c of found) if (!this.characteristics.has(c.uuid)) this.characteristics.set(c.uuid, c);
       }
     } catch (error) {
-      const closed = (this.status as DriverState) === 'closed';
       await this.release();
-      if (!closed) this.status = 'offline';
       if (error instanceof DeviceUnavailable) throw error;
-      throw new DeviceUnavailable(`ble peripheral ${address} unreachable: ${messageOf(error)}`, {
+      throw new DeviceUnavailable(`ble peripheral ${address} unreachable (${stage}): ${messageOf(error)}`, {
         cause: error,
       });
+    } finally {
+      call.signal.removeEventListener('abort', endWithCall);
     }
-    this.status = 'online';
     this.log.info({ address, characteristics: this.characteristics.size }, 'ble connected');
-  }
-
-  state(): DriverState {
-    return this.status;
   }
 
   readable(point: BlePoint): boolean {
@@ -170,32 +154,34 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     return c ? c.properties.includes('read') : true;
   }
 
-  read(point: BlePoint): Promise<Reading> {
-    return readOneOf(this, point);
+  read(point: BlePoint, call: Call): Promise<Reading> {
+    return readOneOf(this, point, call);
   }
 
-  /** Reads each characteristic once, however many points it carries. */
-  async readMany(points: BlePoint[]): Promise<(Reading | Error)[]> {
+  /**
+   * Reads each characteristic once, however many points it carries. After a timeout or a lost link the rest
+   * fail alike: a silent peripheral costs one timeout per cycle, not one per characteristic.
+   */
+  async readMany(points: BlePoint[], call: Call): Promise<(Reading | Error)[]> {
     const results: (Reading | Error)[] = new Array(points.length);
     const groups = new Map<string, number[]>();
     points.forEach((p, i) => {
       const uuid = normalizeUuid(p.visitor.characteristicUUID);
       groups.set(uuid, [...(groups.get(uuid) ?? []), i]);
     });
+    let failed: Error | undefined;
     for (const [uuid, indices] of groups) {
       let data: Buffer;
       try {
-        data = await this.request(
-          `read ${uuid}`,
-          (c) => {
-            if (!c.properties.includes('read'))
-              throw new ProtocolError(`characteristic ${uuid} cannot be read (${c.properties.join(', ')})`);
-            return callback<Buffer>((done) => c.read(done));
-          },
-          uuid,
-        );
+        if (failed) throw failed;
+        data = await this.request(`read ${uuid}`, uuid, call, (c) => {
+          if (!c.properties.includes('read'))
+            throw new ProtocolError(`characteristic ${uuid} cannot be read (${c.properties.join(', ')})`);
+          return callback<Buffer>((done) => c.read(done));
+        });
       } catch (error) {
         for (const i of indices) results[i] = asError(error);
+        if (error instanceof ProtocolTimeout || error instanceof DeviceUnavailable) failed = error;
         continue;
       }
       const timestamp = Date.now();
@@ -204,25 +190,25 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     return results;
   }
 
-  async write(point: BlePoint, value: TwinValue): Promise<void> {
+  async write(point: BlePoint, value: TwinValue, call: Call): Promise<void> {
     const data = toBytes(point, value);
     const uuid = normalizeUuid(point.visitor.characteristicUUID);
-    await this.request(
-      `write ${uuid}`,
-      (c) => {
-        const withoutResponse =
-          !c.properties.includes('write') && c.properties.includes('writeWithoutResponse');
-        if (withoutResponse) {
-          c.write(data, true);
-          return Promise.resolve();
-        }
-        return callback<void>((done) => c.write(data, false, (error) => done(error)));
-      },
-      uuid,
-    );
+    await this.request(`write ${uuid}`, uuid, call, (c) => {
+      const withoutResponse =
+        !c.properties.includes('write') && c.properties.includes('writeWithoutResponse');
+      if (withoutResponse) {
+        c.write(data, true);
+        return Promise.resolve();
+      }
+      return callback<void>((done) => c.write(data, false, (error) => done(error)));
+    });
   }
 
-  async subscribe(point: BlePoint, onValue: (reading: Reading) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    point: BlePoint,
+    onValue: (reading: Reading) => void,
+    call: Call,
+  ): Promise<() => Promise<void>> {
     const uuid = normalizeUuid(point.visitor.characteristicUUID);
     const c = this.characteristic(uuid);
     if (!c.properties.includes('notify') && !c.properties.includes('indicate'))
@@ -238,37 +224,36 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     const remove = () => c.off('data', onData);
     this.cleanups.push(remove);
     try {
-      await this.request(
-        `subscribe ${uuid}`,
-        () => callback<void>((done) => c.notify(true, (e) => done(e))),
-        uuid,
+      await this.request(`subscribe ${uuid}`, uuid, call, () =>
+        callback<void>((done) => c.notify(true, (e) => done(e))),
       );
     } catch (error) {
       remove();
       throw error;
     }
+    const link = this.link;
     let done = false;
     return async () => {
       if (done) return;
       done = true;
       remove();
-      const stillWanted = c.listeners('data').length > 0;
-      if (stillWanted || this.status !== 'online') return;
-      await this.request(
-        `unsubscribe ${uuid}`,
-        () => callback<void>((d) => c.notify(false, (e) => d(e))),
-        uuid,
+      if (c.listeners('data').length > 0 || link !== this.link || link.signal.aborted) return;
+      await withCall(this.timeoutMs, `unsubscribe ${uuid}`, (unsubscribing) =>
+        this.request(`unsubscribe ${uuid}`, uuid, unsubscribing, () =>
+          callback<void>((d) => c.notify(false, (e) => d(e))),
+        ),
       ).catch((error: unknown) => this.log.debug({ err: error }, 'ble unsubscribe failed'));
     };
   }
 
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.status = 'closed';
-      this.abort.reject(new DeviceUnavailable('the ble connection was closed'));
-      await this.release();
-    })();
-    return this.closing;
+  /** Ends the link (what waits on it fails) and disconnects the peripheral; safe to call twice. */
+  async close(): Promise<void> {
+    this.closeLink();
+    await this.release();
+  }
+
+  private closeLink(): void {
+    if (!this.link.signal.aborted) this.link.abort(new DeviceUnavailable('the ble connection was closed'));
   }
 
   private async nobleInstance(): Promise<Noble> {
@@ -276,7 +261,7 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     return this.noble;
   }
 
-  /** Drops the listeners, stops scanning and disconnects the peripheral. */
+  /** Drops the listeners and disconnects the peripheral. */
   private async release(): Promise<void> {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     const peripheral = this.peripheral;
@@ -295,92 +280,65 @@ export class BleDriver implements Driver<BleConfig, BleVisitor> {
     }
   }
 
-  private async poweredOn(noble: Noble, abort: Promise<never>): Promise<void> {
-    if (noble.state === 'poweredOn') return;
-    let onState: ((state: string) => void) | undefined;
-    const on = new Promise<void>((resolve) => {
-      onState = (state) => {
-        if (state === 'poweredOn') resolve();
-      };
-      noble.on('stateChange', onState);
-    });
-    try {
-      await this.within(on, this.scanTimeoutMs, abort, 'the Bluetooth adapter to power on');
-    } finally {
-      if (onState) noble.off('stateChange', onState);
-    }
-  }
-
-  /**
-   * Scans until the peripheral advertises. Drivers sharing one adapter share its scan: it stops when the
-   * last of them is done. Duplicates are reported so that a scan joined late still sees every advertiser.
-   */
-  private async scan(noble: Noble, id: string, abort: Promise<never>): Promise<NoblePeripheral> {
-    let onDiscover: ((p: NoblePeripheral) => void) | undefined;
-    scanners.set(noble, (scanners.get(noble) ?? 0) + 1);
-    const found = new Promise<NoblePeripheral>((resolve, reject) => {
-      onDiscover = (p) => {
-        if (p.id === id || peripheralId(p.address ?? '') === id) resolve(p);
-      };
-      noble.on('discover', onDiscover);
-      noble.startScanning([], true, (error) => {
-        if (error) reject(error);
-      });
-    });
-    try {
-      return await this.within(found, this.scanTimeoutMs, abort, `scanning for ${id}`);
-    } finally {
-      if (onDiscover) noble.off('discover', onDiscover);
-      const left = (scanners.get(noble) ?? 1) - 1;
-      scanners.set(noble, left);
-      if (left === 0) noble.stopScanning();
-    }
-  }
-
   private characteristic(uuid: string): NobleCharacteristic {
-    if (this.status === 'closed' || this.status === 'offline' || !this.peripheral)
-      throw new DeviceUnavailable(
-        `ble peripheral is ${this.status === 'closed' ? 'closed' : 'not connected'}`,
-      );
+    if (this.link.signal.aborted) throw abortReason(this.link.signal);
+    if (!this.peripheral) throw new DeviceUnavailable('ble peripheral is not connected');
     const c = this.characteristics.get(uuid);
     if (!c) throw new ProtocolError(`the peripheral has no characteristic ${uuid}`);
     return c;
   }
 
-  /** Runs one GATT request after the ones before it, with the request timeout. */
-  private request<T>(what: string, send: (c: NobleCharacteristic) => Promise<T>, uuid: string): Promise<T> {
-    const run = async (): Promise<T> => {
-      const c = this.characteristic(uuid);
-      try {
-        const result = await this.within(send(c), this.timeoutMs, this.abort.promise, what);
-        this.timeouts = 0;
-        if (this.status === 'unhealthy') this.status = 'online';
-        return result;
-      } catch (error) {
-        if (error instanceof ProtocolTimeout) {
-          this.timeouts += 1;
-          if (this.status === 'online' || this.status === 'unhealthy')
-            this.status = stateAfterTimeouts(this.timeouts);
-        }
-        throw error;
-      }
-    };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => {});
-    return result;
+  /** One GATT request: the call's timeout (ProtocolTimeout), and it fails at once if the link drops. */
+  private async request<T>(
+    what: string,
+    uuid: string,
+    call: Call,
+    send: (c: NobleCharacteristic) => Promise<T>,
+  ): Promise<T> {
+    const c = this.characteristic(uuid);
+    return timed(call, `ble ${what}`, abortable(send(c), this.link.signal));
   }
+}
 
-  /** `promise`, or ProtocolTimeout after `ms`, or the abort's rejection. */
-  private async within<T>(promise: Promise<T>, ms: number, abort: Promise<never>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ProtocolTimeout(`no answer in ${ms} ms: ${what}`)), ms);
+async function poweredOn(noble: Noble, signal: AbortSignal): Promise<void> {
+  if (noble.state === 'poweredOn') return;
+  let onState: ((state: string) => void) | undefined;
+  const on = new Promise<void>((resolve) => {
+    onState = (state) => {
+      if (state === 'poweredOn') resolve();
+    };
+    noble.on('stateChange', onState);
+  });
+  try {
+    await abortable(on, signal);
+  } finally {
+    if (onState) noble.off('stateChange', onState);
+  }
+}
+
+/**
+ * Scans until the peripheral advertises. Drivers sharing one adapter share its scan: it stops when the
+ * last of them is done. Duplicates are reported so that a scan joined late still sees every advertiser.
+ */
+async function scan(noble: Noble, id: string, signal: AbortSignal): Promise<NoblePeripheral> {
+  let onDiscover: ((p: NoblePeripheral) => void) | undefined;
+  scanners.set(noble, (scanners.get(noble) ?? 0) + 1);
+  const found = new Promise<NoblePeripheral>((resolve, reject) => {
+    onDiscover = (p) => {
+      if (p.id === id || peripheralId(p.address ?? '') === id) resolve(p);
+    };
+    noble.on('discover', onDiscover);
+    noble.startScanning([], true, (error) => {
+      if (error) reject(error);
     });
-    try {
-      return await Promise.race([promise, timeout, abort]);
-    } finally {
-      clearTimeout(timer);
-    }
+  });
+  try {
+    return await abortable(found, signal);
+  } finally {
+    if (onDiscover) noble.off('discover', onDiscover);
+    const left = (scanners.get(noble) ?? 1) - 1;
+    scanners.set(noble, left);
+    if (left === 0) noble.stopScanning();
   }
 }
 
@@ -406,39 +364,22 @@ function decode(point: BlePoint, data: Buffer, timestamp: number): Reading | Err
   }
 }
 
-/** The bytes to write: the dataWrite entry for the value if there is one, else the value encoded. */
+/**
+ * The bytes to write: the dataWrite entry for the value if there is one, else the value encoded. The model's
+ * range is the runtime's to check; what the bytes cannot hold (a value beyond an int16) is refused here.
+ */
 function toBytes(point: BlePoint, value: TwinValue): Buffer {
   const { visitor, property } = point;
-  const mapped = dataWriteBytes(visitor.dataWrite, String(value));
-  if (mapped) return Buffer.from(mapped);
-  if (visitor.dataWrite && !visitor.dataConverter)
+  if (visitor.dataWrite && !visitor.dataConverter && !dataWriteBytes(visitor.dataWrite, String(value)))
     throw new ValueOutOfRange(
       `${point.name}: "${value}" is none of the dataWrite values ${Object.keys(visitor.dataWrite).join(', ')}`,
     );
-  let typed = value;
-  if (typeof value === 'string' && property.type !== 'STRING') {
-    const parsed = parseTwinValue(property.type, value);
-    if (!parsed.ok) throw new TwinValueError(`${point.name}: ${parsed.reason}`);
-    typed = parsed.value;
-  }
-  const reason = outOfRange(property.type, typed, property);
-  if (reason) throw new ValueOutOfRange(`${point.name}: ${reason}`);
   try {
-    return encodeProperty(property, visitor, typed);
+    return encodeProperty(property, visitor, value);
   } catch (error) {
     if (error instanceof ValueOutOfRange) throw new ValueOutOfRange(`${point.name}: ${error.message}`);
     throw error;
   }
-}
-
-/** A promise that only ever rejects, when told to; never an unhandled rejection. */
-function rejecter(): { promise: Promise<never>; reject: (error: Error) => void } {
-  let reject: (error: Error) => void = () => {};
-  const promise = new Promise<never>((_, r) => {
-    reject = r;
-  });
-  promise.catch(() => {});
-  return { promise, reject };
 }
 
 function messageOf(error: unknown): string {

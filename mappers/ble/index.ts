@@ -1,6 +1,6 @@
 import { type BleConfig, type BleVisitor, ble } from '../../device-models/index.js';
 import type { ProtocolMapper } from '../../sdk/driver.js';
-import { type BindingsFactory, BleDriver, type BleDriverOptions } from './driver.js';
+import { type BindingsFactory, BleDriver, type BleDriverOptions, DEFAULT_TIMEOUT_MS } from './driver.js';
 
 /**
  * A BLE mapper over the given noble bindings: a factory (called once per driver; drivers given the same
@@ -14,6 +14,7 @@ export function createBleMapper(
   return {
     schemas: ble,
     createDriver: (context) => new BleDriver(context, driverOptions),
+    timeoutMs: () => driverOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   };
 }
 
@@ -26,7 +27,6 @@ export {
   BleDriver,
   type BleDriverOptions,
   defaultBindings,
-  OFFLINE_AFTER_TIMEOUTS,
 } from './driver.js';
 export {
   type BleSimulator,
