@@ -99,6 +99,82 @@ describe('edgecore', () => {
     }
   });
 
+  it('writes a desired value the register cannot hold once, reports what it holds with a reason, and never writes a refused one', async () => {
+    await startEdge();
+    const watch = await watcher(edge!.brokerUrl);
+    const writes = () => simulator.requests.filter((r) => (r.fc === 6 || r.fc === 16) && r.address === 0);
+    try {
+      await watch.next(
+        (m) => m.topic === `$hw/events/device/${ID}/state/update` && m.payload.state === 'online',
+      );
+      const before = writes().length;
+      const desire = async (value: string, eventId: string) => {
+        await watch.client.publishAsync(
+          `$hw/events/device/${ID}/twin/update`,
+          JSON.stringify({
+            event_id: eventId,
+            timestamp: Date.now(),
+            twin: { setpoint: { expected: { value } } },
+          }),
+          { qos: 1 },
+        );
+        return watch.next(
+          (m) => m.topic === `$hw/events/device/${ID}/twin/update/result` && m.payload.event_id === eventId,
+        );
+      };
+      // 23.55 on a register of tenths (scale 0.1): the device holds 23.5 or 23.6, never 23.55.
+      expect((await desire('23.55', 'tenths')).payload).not.toHaveProperty('code');
+      const held = await watch.next((m) => {
+        const twin = m.payload.twin as Record<
+          string,
+          { actual?: { value?: string; metadata?: { reason?: string } } }
+        >;
+        return (
+          m.topic === `$hw/events/device/${ID}/twin/update` &&
+          twin?.setpoint?.actual?.metadata?.reason !== undefined
+        );
+      });
+      const setpoint = (
+        held.payload.twin as Record<string, { actual: { value: string; metadata: { reason: string } } }>
+      ).setpoint!;
+      expect(['23.5', '23.6']).toContain(setpoint.actual.value);
+      expect(setpoint.actual.metadata.reason).toContain('23.55');
+      expect(Number(setpoint.actual.value)).toBeCloseTo(simulator.written('setpoint') as number, 5);
+      // Five more report cycles of the mapper: the delta stands, and the register is not written again.
+      for (let i = 0; i < 5; i++) {
+        watch.clear();
+        await watch.next((m) => {
+          const twin = m.payload.twin as Record<string, { actual?: unknown }> | undefined;
+          return m.topic === `$hw/events/device/${ID}/twin/update` && twin?.setpoint?.actual !== undefined;
+        });
+      }
+      expect(writes().length - before).toBe(1);
+      const device = (await (await api(`/api/v1/devices/${ID}`)).json()) as {
+        twins: Record<string, { reported: { value: string; reason?: string } }>;
+        delta: Record<string, string>;
+      };
+      expect(device.delta.setpoint).toBe('23.55');
+      expect(device.twins.setpoint!.reported.reason).toContain('23.55');
+
+      // Out of the model's range over MQTT: a result code, and it never reaches the register.
+      expect((await desire('999', 'too-high')).payload).toMatchObject({
+        code: 400,
+        reason: expect.stringContaining('35'),
+      });
+      expect((await desire('24', 'fits')).payload).not.toHaveProperty('code');
+      await watch.next((m) => {
+        const twin = m.payload.twin as Record<string, { actual?: { value?: string } }> | undefined;
+        return (
+          m.topic === `$hw/events/device/${ID}/twin/update/result` && twin?.setpoint?.actual?.value === '24'
+        );
+      });
+      expect(writes().length - before).toBe(2);
+      expect(simulator.written('setpoint')).toBeCloseTo(24, 5);
+    } finally {
+      await watch.close();
+    }
+  });
+
   it('answers bad desired values, stale versions and unknown names with the right status', async () => {
     await startEdge();
     const current = (await (await api(`/api/v1/devices/${ID}`)).json()) as {

@@ -61,6 +61,8 @@ export class DirectoryMetadata {
   /** Re-reads everything; applies the difference unless the files have problems. */
   async reload(): Promise<void> {
     const result = await validateFiles(this.dirs);
+    for (const warning of result.warnings)
+      this.log.warn({ problem: formatProblem(warning) }, 'device file warning');
     if (result.problems.length > 0) {
       for (const problem of result.problems)
         this.log.error({ problem: formatProblem(problem) }, 'device file problem');

@@ -14,8 +14,8 @@ from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
 
 def slave(unit):
     return ModbusSlaveContext(
-        hr=ModbusSequentialDataBlock(0, [unit * 100 + i for i in range(100)]),
-        ir=ModbusSequentialDataBlock(0, [unit * 1000 + i for i in range(100)]),
+        hr=ModbusSequentialDataBlock(0, [unit * 100 + i for i in range(200)]),
+        ir=ModbusSequentialDataBlock(0, [unit * 1000 + i for i in range(200)]),
         co=ModbusSequentialDataBlock(0, [0] * 100),
         di=ModbusSequentialDataBlock(0, [0] * 100),
         zero_mode=True,
