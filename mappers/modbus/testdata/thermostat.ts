@@ -1,11 +1,11 @@
-import {
-  API_VERSION,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ModelProperty,
-  type ResolvedDevice,
-  type ResolvedProperty,
+import type {
+  ModbusConfig,
+  ModbusVisitor,
+  ModelProperty,
+  ResolvedDevice,
+  ResolvedProperty,
 } from '../../../device-models/index.js';
+import { resolvedDevice } from '../../../sdk/testing/resolved-device.js';
 
 /** Test fixtures for the Modbus driver and simulator tests: resolved devices built in code. */
 
@@ -53,25 +53,7 @@ export function thermostat(
     ...extra,
   ];
   return {
-    id: 'default/thermostat',
-    namespace: 'default',
-    name: 'thermostat',
+    ...resolvedDevice({ name: 'thermostat', protocol: 'modbus', config: { slaveID: 1 }, properties }),
     nodeName: 'edge-1',
-    protocol: 'modbus',
-    config: { slaveID: 1 },
-    properties,
-    stateReport: { reportToCloud: false, reportCycle: 1000 },
-    device: {
-      apiVersion: API_VERSION,
-      kind: 'Device',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { deviceModelRef: { name: 'thermostat' }, protocol: { protocolName: 'modbus' } },
-    },
-    model: {
-      apiVersion: API_VERSION,
-      kind: 'DeviceModel',
-      metadata: { name: 'thermostat', namespace: 'default' },
-      spec: { protocol: 'modbus', properties: properties.map((p) => p.model) },
-    },
   };
 }

@@ -1,14 +1,14 @@
-import {
-  API_VERSION,
-  type DeviceState,
-  type ModelProperty,
-  type MsgTwin,
-  type ReportStrategy,
-  type ResolvedDevice,
-  type TwinValue,
+import type {
+  DeviceState,
+  ModelProperty,
+  MsgTwin,
+  ReportStrategy,
+  ResolvedDevice,
+  TwinValue,
 } from '../../../device-models/index.js';
 import type { Driver, Point, ProtocolMapper, Reading } from '../../driver.js';
 import { DeviceUnavailable, ProtocolError } from '../../errors.js';
+import { resolvedDevice } from '../../testing/resolved-device.js';
 import { type Call, timed } from '../call.js';
 import type { DeviceBus, ReportedValue } from '../device-bus.js';
 
@@ -150,26 +150,5 @@ export function scriptedDevice(
     reportToCloud: true,
     ...(options.report && m.name === 'temperature' ? { report: options.report } : {}),
   }));
-  return {
-    id: 'default/scripted',
-    namespace: 'default',
-    name: 'scripted',
-    nodeName: 'edge-1',
-    protocol: 'scripted',
-    config: {},
-    properties,
-    stateReport: { reportToCloud: false, reportCycle: 1000 },
-    device: {
-      apiVersion: API_VERSION,
-      kind: 'Device',
-      metadata: { name: 'scripted', namespace: 'default' },
-      spec: { deviceModelRef: { name: 'scripted' }, protocol: { protocolName: 'scripted' } },
-    },
-    model: {
-      apiVersion: API_VERSION,
-      kind: 'DeviceModel',
-      metadata: { name: 'scripted', namespace: 'default' },
-      spec: { protocol: 'scripted', properties: properties.map((p) => p.model) },
-    },
-  };
+  return resolvedDevice({ name: 'scripted', protocol: 'scripted', config: {}, properties });
 }
