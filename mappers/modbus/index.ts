@@ -10,6 +10,14 @@ export const modbusMapper: ProtocolMapper<typeof ModbusConfig, typeof ModbusVisi
 };
 
 export { ModbusDriver, modbusEndpoint } from './driver.js';
+export { ModbusLineError } from './errors.js';
+export {
+  createModbusLineSimulator,
+  type ModbusLineEndpoint,
+  type ModbusLineOptions,
+  type ModbusLineSimulator,
+  type ModbusUnit,
+} from './line-simulator.js';
 export {
   createModbusSimulator,
   createModbusSimulator as createSimulator,

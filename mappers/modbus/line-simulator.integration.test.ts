@@ -194,14 +194,14 @@ describe('edgetwin sim modbus: one simulated line per line or endpoint', () => {
     const plans = planModbusLines(plant);
     expect(plans.map((p) => ({ ...p, devices: p.devices.map((d) => d.name) }))).toEqual([
       {
-        endpoint: 'RTU /dev/ttyUSB0 on edge-node-1',
+        endpoint: 'RTU /dev/ttyUSB2 on edge-node-1',
         devices: ['meter-1', 'meter-2', 'meter-3', 'meter-4'],
         transport: { kind: 'rtu', baudRate: 115_200 },
       },
       {
-        endpoint: 'TCP 127.0.0.1:5020 on edge-node-1',
+        endpoint: 'TCP 127.0.0.1:5021 on edge-node-1',
         devices: ['gw-meter-1', 'gw-meter-2', 'gw-meter-3', 'gw-meter-4'],
-        transport: { kind: 'tcp', host: '127.0.0.1', port: 5020 },
+        transport: { kind: 'tcp', host: '127.0.0.1', port: 5021 },
       },
     ]);
   });
@@ -210,8 +210,8 @@ describe('edgetwin sim modbus: one simulated line per line or endpoint', () => {
     const elsewhere = meters.map((d) => ({ ...d, nodeName: 'edge-node-2' }));
     const plans = planModbusLines([...meters, ...elsewhere], { port: 0 });
     expect(plans.map((p) => [p.endpoint, p.transport])).toEqual([
-      ['RTU /dev/ttyUSB0 on edge-node-1', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
-      ['RTU /dev/ttyUSB0 on edge-node-2', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
+      ['RTU /dev/ttyUSB2 on edge-node-1', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
+      ['RTU /dev/ttyUSB2 on edge-node-2', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
     ]);
   });
 
