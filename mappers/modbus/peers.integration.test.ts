@@ -1,14 +1,7 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  examplesDir,
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../../device-models/index.js';
+import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/index.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
 import { ConnectionPool, MapperHost, type Reading } from '../../sdk/index.js';
@@ -18,6 +11,7 @@ import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { modbusMapper } from './index.js';
 import { createModbusLineSimulator } from './line-simulator.js';
+import { examplePlant } from './testdata/plant.js';
 
 /**
  * Against Modbus stacks we did not write: Debian's pymodbus as the slaves (several unit IDs on one TCP port
@@ -26,16 +20,8 @@ import { createModbusLineSimulator } from './line-simulator.js';
 
 type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
 
-async function meters(prefix: string, reach: Partial<ModbusConfig>): Promise<ModbusDevice[]> {
-  const { devices } = await loadDevices([join(examplesDir(), 'modbus-line')]);
-  return (devices as ModbusDevice[])
-    .filter((d) => d.name.startsWith(prefix))
-    .map((d) => ({
-      ...d,
-      config: { ...d.config, ...reach, timeout: 300 },
-      properties: d.properties.map((p) => ({ ...p, collectCycle: 200, reportCycle: 200 })),
-    }));
-}
+const meters = (prefix: 'meter-' | 'gw-meter-', reach: Partial<ModbusConfig>) =>
+  examplePlant(prefix, { reach, timeoutMs: 300, cycleMs: 200 });
 
 describe('the Modbus mapper against pymodbus (several unit IDs on one endpoint)', () => {
   let plant: PymodbusPlant | undefined;
@@ -138,14 +124,13 @@ describe('our line simulator against libmodbus (mbpoll)', () => {
       devices.forEach((d, i) => {
         line.device(d.name).set('voltage', 220 + i);
       });
-      const mbpoll = promisify(execFile);
-      for (const [i] of devices.entries()) {
-        // -t 3: input registers; -r 1 is register 0 (mbpoll counts from 1); -1: one poll.
-        const { stdout } = await mbpoll('mbpoll', [
+      /** One poll of input register 0 (-t 3; mbpoll counts registers from 1) of `unit`; what it printed. */
+      const poll = (unit: number) =>
+        promisify(execFile)('mbpoll', [
           '-m',
           'tcp',
           '-a',
-          String(i + 1),
+          String(unit),
           '-r',
           '1',
           '-c',
@@ -153,33 +138,18 @@ describe('our line simulator against libmodbus (mbpoll)', () => {
           '-t',
           '3',
           '-1',
+          '-o',
+          '0.3',
           '-p',
           port,
           '127.0.0.1',
-        ]);
-        expect(stdout).toMatch(new RegExp(`\\[1\\]:\\s+${(220 + i) * 10}\\b`));
-      }
-      const absent = await mbpoll('mbpoll', [
-        '-m',
-        'tcp',
-        '-a',
-        '9',
-        '-r',
-        '1',
-        '-c',
-        '1',
-        '-t',
-        '3',
-        '-1',
-        '-o',
-        '0.3',
-        '-p',
-        port,
-        '127.0.0.1',
-      ]).then(
-        (r) => r.stdout + r.stderr,
-        (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
-      );
+        ]).then(
+          (r) => r.stdout + r.stderr,
+          (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+        );
+      for (const [i] of devices.entries())
+        expect(await poll(i + 1)).toMatch(new RegExp(`\\[1\\]:\\s+${(220 + i) * 10}\\b`));
+      const absent = await poll(9);
       expect(absent).toMatch(/timed out/i);
     } finally {
       await line.stop();

@@ -1,12 +1,6 @@
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  examplesDir,
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../../device-models/index.js';
+import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/index.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
 import { ConnectionPool, MapperHost, type RuntimeState } from '../../sdk/index.js';
@@ -15,6 +9,7 @@ import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { modbusMapper } from './index.js';
 import { createModbusLineSimulator, type ModbusLineSimulator } from './line-simulator.js';
+import { examplePlant } from './testdata/plant.js';
 
 /**
  * A plant, not a device: the example's four meters on one RS-485 line (one pty pair) and four unit IDs behind
@@ -24,16 +19,6 @@ import { createModbusLineSimulator, type ModbusLineSimulator } from './line-simu
 type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
 
 const CYCLE_MS = 200;
-
-async function examplePlant(prefix: 'meter-' | 'gw-meter-'): Promise<ModbusDevice[]> {
-  const { devices } = await loadDevices([join(examplesDir(), 'modbus-line')]);
-  return devices
-    .filter((d) => d.name.startsWith(prefix))
-    .map((d) => ({
-      ...d,
-      properties: d.properties.map((p) => ({ ...p, collectCycle: CYCLE_MS, reportCycle: CYCLE_MS })),
-    })) as ModbusDevice[];
-}
 
 interface Wiring {
   name: string;
@@ -114,7 +99,7 @@ describe.each(wirings)('a plant: $name', (wiring) => {
     broker = await startEmbeddedBroker({ port: 0 });
     bus = await EventBus.connect(broker.url);
     watch = await watchTopics(broker.url, '$hw/events/device/#');
-    const plant = await examplePlant(wiring.prefix);
+    const plant = await examplePlant(wiring.prefix, { cycleMs: CYCLE_MS });
     const started = await wiring.start(plant);
     line = started.line;
     plant.forEach((d, i) => {
