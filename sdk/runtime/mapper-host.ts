@@ -4,6 +4,7 @@ import type { ProtocolMapper } from '../driver.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DeviceBus } from './device-bus.js';
 import { DeviceRuntime, type DeviceRuntimeOptions } from './device-runtime.js';
+import { SharedDeltas } from './shared-deltas.js';
 
 /** Loads a protocol's mapper on first use (a Modbus-only gateway never loads OPC UA), or undefined if none. */
 export type MapperLoader = (protocol: string) => Promise<ProtocolMapper | undefined>;
@@ -25,10 +26,13 @@ export class MapperHost extends EventEmitter {
   readonly runtimes = new Map<string, DeviceRuntime>();
   readonly waiting = new Map<string, string>();
   private readonly log: Logger;
+  /** One wildcard delta subscription for every runtime here, not one per device. */
+  private readonly bus: SharedDeltas;
 
   constructor(private readonly options: MapperHostOptions) {
     super();
     this.log = (options.log ?? silentLogger).child({ module: 'mapper-host' });
+    this.bus = new SharedDeltas(options.bus);
   }
 
   private readonly mappers = new Map<string, Promise<ProtocolMapper | undefined>>();
@@ -50,7 +54,7 @@ export class MapperHost extends EventEmitter {
       ...this.options.runtime,
       device,
       mapper,
-      bus: this.options.bus,
+      bus: this.bus,
       log: this.options.log ?? silentLogger,
     });
     this.runtimes.set(device.id, runtime);
@@ -81,5 +85,6 @@ export class MapperHost extends EventEmitter {
   async stop(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
     this.runtimes.clear();
+    await this.bus.close();
   }
 }
