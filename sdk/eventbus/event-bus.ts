@@ -18,6 +18,7 @@ import {
 } from '../../device-models/eventbus.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DeviceBus } from '../runtime/device-bus.js';
+import { TopicRouter } from './topic-router.js';
 import {
   ANY_DEVICE,
   dataUpdate,
@@ -25,7 +26,6 @@ import {
   isValidFilter,
   parseDeviceTopic,
   stateUpdate,
-  topicMatches,
   twinGet,
   twinGetResult,
   twinUpdate,
@@ -117,6 +117,10 @@ const CLOSE_GRACE_MS = 2000;
  */
 export class EventBus implements DeviceBus {
   private readonly subscriptions = new Set<Subscription>();
+  /** The same subscriptions by filter: what `dispatch` looks a topic up in, whatever their number. */
+  private readonly router = new TopicRouter<Subscription>();
+  /** How many subscriptions hold each filter (the broker's subscription goes with the last one). */
+  private readonly filterCount = new Map<string, number>();
   private readonly connectListeners = new Set<() => void>();
   private readonly inflight = new Set<(error: Error) => void>();
   private readonly maxPayloadBytes: number;
@@ -330,7 +334,7 @@ export class EventBus implements DeviceBus {
       pending: 0,
       dropped: 0,
     };
-    this.subscriptions.add(sub);
+    this.hold(sub);
     try {
       const granted = await this.track(this.client.subscribeAsync(filter, { qos: sub.qos }));
       if (granted.some((g) => g.qos === 128))
@@ -345,7 +349,7 @@ export class EventBus implements DeviceBus {
     return async () => {
       if (!sub.active) return;
       this.remove(sub);
-      if (this.closed || [...this.subscriptions].some((s) => s.filter === filter)) return;
+      if (this.closed || this.filterCount.has(filter)) return;
       await this.track(this.client.unsubscribeAsync(filter)).catch((error: Error) =>
         this.log.debug({ filter, err: error.message }, 'unsubscribe failed'),
       );
@@ -387,6 +391,8 @@ export class EventBus implements DeviceBus {
     this.closed = true;
     for (const sub of this.subscriptions) sub.active = false;
     this.subscriptions.clear();
+    this.router.clear();
+    this.filterCount.clear();
     this.connectListeners.clear();
     const error = new EventBusError('EVENTBUS_CLOSED', 'the EventBus was closed');
     for (const reject of this.inflight) reject(error);
@@ -465,8 +471,7 @@ export class EventBus implements DeviceBus {
   private dispatch(topic: string, payload: Buffer): void {
     if (this.closed) return;
     let text: string | undefined;
-    for (const sub of this.subscriptions) {
-      if (!topicMatches(sub.filter, topic)) continue;
+    for (const sub of this.router.match(topic)) {
       if (payload.length > this.maxPayloadBytes) {
         const reason = `payload of ${payload.length} bytes exceeds the limit of ${this.maxPayloadBytes}`;
         this.refuse(sub, topic, 413, reason, undefined);
@@ -532,9 +537,19 @@ export class EventBus implements DeviceBus {
     await this.publish(topic, payload, { qos });
   }
 
+  private hold(sub: Subscription): void {
+    this.subscriptions.add(sub);
+    this.router.add(sub.filter, sub);
+    this.filterCount.set(sub.filter, (this.filterCount.get(sub.filter) ?? 0) + 1);
+  }
+
   private remove(sub: Subscription): void {
     sub.active = false;
-    this.subscriptions.delete(sub);
+    if (!this.subscriptions.delete(sub)) return;
+    this.router.remove(sub.filter, sub);
+    const count = (this.filterCount.get(sub.filter) ?? 1) - 1;
+    if (count > 0) this.filterCount.set(sub.filter, count);
+    else this.filterCount.delete(sub.filter);
   }
 
   private checkOpen(): void {
