@@ -14,10 +14,10 @@ import {
 } from '../sdk/index.js';
 import { TwinStore } from '../twin/store.js';
 import { BusGroup } from './bus-group.js';
-import { CloudMetadata } from './cloud-metadata.js';
+import type { CloudMetadata } from './cloud-metadata.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
-import { EdgeHub } from './edgehub.js';
+import type { EdgeHub } from './edgehub.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
 import { EdgeMetrics } from './metrics.js';
@@ -136,9 +136,16 @@ export class EdgeCore {
     }
   }
 
-  /** Devices the cloud sent before run at once from SQLite (edge autonomy); then the link is opened. */
+  /**
+   * Devices the cloud sent before run at once from SQLite (edge autonomy); then the link is opened. The cloud
+   * side (ws and the hub protocol) is imported only here: an edge without a cloud never loads it.
+   */
   private async startCloudLink(ctx: EdgeContext, log: Logger): Promise<void> {
     const { config } = this.options;
+    const [{ CloudMetadata }, { EdgeHub }] = await Promise.all([
+      import('./cloud-metadata.js'),
+      import('./edgehub.js'),
+    ]);
     this.cloudMetadata = new CloudMetadata({
       store: ctx.store,
       log: log.child({ module: 'edgecore:cloud-metadata' }),

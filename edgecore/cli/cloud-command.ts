@@ -1,10 +1,9 @@
-import type { Command } from 'commander';
 import { CloudCore } from '../../cloudcore/cloudcore.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
 
-interface CloudCliOptions {
+export interface CloudCliOptions {
   kubeconfig?: string;
   listen: string;
   pki: string;
@@ -53,23 +52,4 @@ export async function runCloud(options: CloudCliOptions, out: Output): Promise<n
   await untilSignal();
   await cloud.stop();
   return 0;
-}
-
-export function registerCloud(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('cloud')
-    .description('run cloudcore: Device/DeviceModel to edge nodes, twins back to DeviceStatus')
-    .option('--kubeconfig <file>', 'default: KUBECONFIG, ~/.kube/config, or in-cluster')
-    .option('--listen <host:port>', 'CloudHub: WebSocket for edge nodes and the join API', '0.0.0.0:10000')
-    .option('--pki <dir>', 'CA and server certificate (created on first start)', './cloud-data/pki')
-    .option(
-      '--host <name>',
-      'a name or address edge nodes dial, for the server certificate (repeatable)',
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
-    )
-    .option('--status-interval <ms>', 'at most one status patch per device per interval', Number, 500)
-    .option('--status-target <kind>', 'DeviceStatus, or Device for older KubeEdge CRDs', 'DeviceStatus')
-    .option('--keepalive <seconds>', 'ping edge nodes this often', Number, 15)
-    .action(async (options: CloudCliOptions) => setExit(await runCloud(options, out)));
 }

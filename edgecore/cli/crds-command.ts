@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { buildCrds, crdFileName, crdsYaml, crdYaml } from '../../device-models/index.js';
 import type { Output } from './output.js';
 
@@ -17,12 +16,4 @@ export async function runCrds(options: { out?: string }, out: Output): Promise<n
     out.stderr(`wrote ${file}`);
   }
   return 0;
-}
-
-export function registerCrds(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('crds')
-    .description('print the Device, DeviceModel and DeviceStatus CRDs (apiextensions.k8s.io/v1)')
-    .option('--out <dir>', 'write one file per CRD into this directory instead')
-    .action(async (options: { out?: string }) => setExit(await runCrds(options, out)));
 }

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { loadEdgeConfig } from '../config.js';
 import { startDemo } from '../demo.js';
 import { EdgeCore } from '../edgecore.js';
@@ -41,21 +40,4 @@ export async function runDemo(
   await demo.stop();
   out.stdout('stopped.');
   return 0;
-}
-
-export function registerEdge(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('edge')
-    .description('run edgecore: EventBus, device twin, mappers, HTTP API')
-    .option('--config <file>', 'edge.yaml (defaults work without one)')
-    .action(async (options: { config?: string }) => setExit(await runEdge(options, out)));
-  program
-    .command('demo')
-    .description('edgecore with the embedded broker, the sample devices and their simulators (npm start)')
-    .option('--data <dir>', 'where the twin database lives', './data')
-    .option('--broker-port <port>', 'embedded broker port (0: any free port)', Number)
-    .option('--http-port <port>', 'HTTP API port (0: any free port)', Number)
-    .action(async (options: { data?: string; brokerPort?: number; httpPort?: number }) =>
-      setExit(await runDemo(options, out)),
-    );
 }

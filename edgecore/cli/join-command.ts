@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-import type { Command } from 'commander';
 import { CloudPki } from '../../cloudcore/pki.js';
 import { joinCloud } from '../join.js';
 import type { Output } from './output.js';
@@ -27,7 +25,7 @@ export async function runToken(options: { pki: string; ttl: string }, out: Outpu
   return 0;
 }
 
-interface JoinCliOptions {
+export interface JoinCliOptions {
   cloud: string;
   token: string;
   nodeName: string;
@@ -53,25 +51,4 @@ export async function runJoin(options: JoinCliOptions, out: Output): Promise<num
     out.stderr(`edgetwin join: ${(error as Error).message}`);
     return 1;
   }
-}
-
-export function registerToken(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('token')
-    .description('print a token with which an edge node joins this cloud (edgetwin join)')
-    .option('--pki <dir>', "the cloud's CA and certificates", './cloud-data/pki')
-    .option('--ttl <duration>', 'how long the token is valid: 24h, 30m, 3600s', '24h')
-    .action(async (options: { pki: string; ttl: string }) => setExit(await runToken(options, out)));
-}
-
-export function registerJoin(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('join')
-    .description("join cloudcore: get this node's certificate and write the cloud section of edge.yaml")
-    .requiredOption('--cloud <host:port>', "cloudcore's CloudHub, e.g. 192.0.2.10:10000")
-    .requiredOption('--token <token>', 'from edgetwin token on the cloud')
-    .option('--node-name <name>', 'this node', hostname().toLowerCase())
-    .option('--data <dir>', 'data directory (certificates go to <dir>/certs)', './data')
-    .option('--config <file>', 'edge config to write (other settings in it are kept)', './edge.yaml')
-    .action(async (options: JoinCliOptions) => setExit(await runJoin(options, out)));
 }

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { loadDevices } from '../../device-models/index.js';
 import { builtInMapperNames, loadBuiltInMapper } from '../../mappers/index.js';
 import { EventBus, MapperHost } from '../../sdk/index.js';
@@ -6,7 +5,7 @@ import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
 
-interface MapperOptions {
+export interface MapperOptions {
   broker: string;
   devices: string[];
   username?: string;
@@ -48,19 +47,4 @@ export async function runMapper(protocol: string, options: MapperOptions, out: O
   await host.stop();
   await bus.close();
   return 0;
-}
-
-export function registerMapper(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('mapper')
-    .description('run a protocol mapper as its own process on the EventBus')
-    .argument('<protocol>', `one of: ${builtInMapperNames().join(', ')}`)
-    .requiredOption('--broker <url>', 'MQTT broker of the EventBus, e.g. mqtt://127.0.0.1:1883')
-    .requiredOption('--devices <paths...>', 'Device and DeviceModel YAML files or directories')
-    .option('--username <name>', 'MQTT username')
-    .option('--password <password>', 'MQTT password')
-    .option('--apply-desired', "write each Device's spec desired values on connect (no twin running)")
-    .action(async (protocol: string, options: MapperOptions) =>
-      setExit(await runMapper(protocol, options, out)),
-    );
 }

@@ -1,36 +1,146 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { registerCloud } from './cloud-command.js';
-import { registerCrds } from './crds-command.js';
-import { registerEdge } from './edge-command.js';
-import { registerJoin, registerToken } from './join-command.js';
-import { registerMapper } from './mapper-command.js';
+import { DEFAULT_MAX_BYTES } from '../../device-models/validate/source.js';
+import { builtInMapperNames } from '../../mappers/index.js';
+import { builtInSimulatorNames } from '../../mappers/simulators.js';
+import type { CloudCliOptions } from './cloud-command.js';
+import type { JoinCliOptions } from './join-command.js';
+import type { MapperOptions } from './mapper-command.js';
 import type { Output } from './output.js';
-import { registerSim } from './sim-command.js';
-import { registerValidate } from './validate-command.js';
+import type { SimOptions } from './sim-command.js';
+import type { ValidateOptions } from './validate-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-/** The `edgetwin` command line; `run` resolves to the exit code. */
+/**
+ * The `edgetwin` command line; `run` resolves to the exit code. Each command's module is imported only when
+ * that command runs: `edgetwin edge` never loads the Kubernetes client, the PKI or the WebSocket stack.
+ */
 export function createProgram(out: Output): { program: Command; run(argv: string[]): Promise<number> } {
   let exitCode = 0;
-  const setExit = (code: number) => {
-    exitCode = code;
-  };
   const program = new Command('edgetwin')
     .description('device twins for edge gateways, KubeEdge-compatible')
     .version(version)
     .showHelpAfterError();
-  registerValidate(program, out, setExit);
-  registerCrds(program, out, setExit);
-  registerMapper(program, out, setExit);
-  registerSim(program, out, setExit);
-  registerEdge(program, out, setExit);
-  registerToken(program, out, setExit);
-  registerJoin(program, out, setExit);
-  registerCloud(program, out, setExit);
+  const collect = (value: string, previous: string[]) => [...previous, value];
+
+  program
+    .command('validate')
+    .description('check DeviceModel/Device/DeviceStatus YAML or JSON files and directories')
+    .argument('<paths...>', 'files or directories (.yaml, .yml, .json)')
+    .option('--json', 'print machine-readable results')
+    .option('--max-bytes <n>', `refuse files larger than this (default ${DEFAULT_MAX_BYTES})`, Number)
+    .option('--protocol <names...>', 'accept these protocol names too (a mapper of your own)')
+    .action(async (paths: string[], options: ValidateOptions) => {
+      exitCode = await (await import('./validate-command.js')).runValidate(paths, options, out);
+    });
+
+  program
+    .command('crds')
+    .description('print the Device, DeviceModel and DeviceStatus CRDs (apiextensions.k8s.io/v1)')
+    .option('--out <dir>', 'write one file per CRD into this directory instead')
+    .action(async (options: { out?: string }) => {
+      exitCode = await (await import('./crds-command.js')).runCrds(options, out);
+    });
+
+  program
+    .command('mapper')
+    .description('run a protocol mapper as its own process on the EventBus')
+    .argument('<protocol>', `one of: ${builtInMapperNames().join(', ')}`)
+    .requiredOption('--broker <url>', 'MQTT broker of the EventBus, e.g. mqtt://127.0.0.1:1883')
+    .requiredOption('--devices <paths...>', 'Device and DeviceModel YAML files or directories')
+    .option('--username <name>', 'MQTT username')
+    .option('--password <password>', 'MQTT password')
+    .option('--apply-desired', "write each Device's spec desired values on connect (no twin running)")
+    .action(async (protocol: string, options: MapperOptions) => {
+      exitCode = await (await import('./mapper-command.js')).runMapper(protocol, options, out);
+    });
+
+  program
+    .command('sim')
+    .description("simulate a device from its YAML (the device's model must be among the files)")
+    .argument('<protocol>', builtInSimulatorNames().join(' | '))
+    .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
+    .option(
+      '--device <name>',
+      "which device, when the files hold several (modbus: every device on that device's line or endpoint)",
+    )
+    .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
+    .option(
+      '--port <port>',
+      "TCP port (default: the device's own; 0: any free port, one per line or endpoint)",
+      Number,
+    )
+    .option(
+      '--rtu <path>',
+      'Modbus RTU and serial: serve on this serial line (default: a socat pty pair of its own)',
+    )
+    .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
+    .action(async (protocol: string, paths: string[], options: SimOptions) => {
+      exitCode = await (await import('./sim-command.js')).runSim(protocol, paths, options, out);
+    });
+
+  program
+    .command('edge')
+    .description('run edgecore: EventBus, device twin, mappers, HTTP API')
+    .option('--config <file>', 'edge.yaml (defaults work without one)')
+    .action(async (options: { config?: string }) => {
+      exitCode = await (await import('./edge-command.js')).runEdge(options, out);
+    });
+
+  program
+    .command('demo')
+    .description('edgecore with the embedded broker, the sample devices and their simulators (npm start)')
+    .option('--data <dir>', 'where the twin database lives', './data')
+    .option('--broker-port <port>', 'embedded broker port (0: any free port)', Number)
+    .option('--http-port <port>', 'HTTP API port (0: any free port)', Number)
+    .action(async (options: { data?: string; brokerPort?: number; httpPort?: number }) => {
+      exitCode = await (await import('./edge-command.js')).runDemo(options, out);
+    });
+
+  program
+    .command('token')
+    .description('print a token with which an edge node joins this cloud (edgetwin join)')
+    .option('--pki <dir>', "the cloud's CA and certificates", './cloud-data/pki')
+    .option('--ttl <duration>', 'how long the token is valid: 24h, 30m, 3600s', '24h')
+    .action(async (options: { pki: string; ttl: string }) => {
+      exitCode = await (await import('./join-command.js')).runToken(options, out);
+    });
+
+  program
+    .command('join')
+    .description("join cloudcore: get this node's certificate and write the cloud section of edge.yaml")
+    .requiredOption('--cloud <host:port>', "cloudcore's CloudHub, e.g. 192.0.2.10:10000")
+    .requiredOption('--token <token>', 'from edgetwin token on the cloud')
+    .option('--node-name <name>', 'this node', hostname().toLowerCase())
+    .option('--data <dir>', 'data directory (certificates go to <dir>/certs)', './data')
+    .option('--config <file>', 'edge config to write (other settings in it are kept)', './edge.yaml')
+    .action(async (options: JoinCliOptions) => {
+      exitCode = await (await import('./join-command.js')).runJoin(options, out);
+    });
+
+  program
+    .command('cloud')
+    .description('run cloudcore: Device/DeviceModel to edge nodes, twins back to DeviceStatus')
+    .option('--kubeconfig <file>', 'default: KUBECONFIG, ~/.kube/config, or in-cluster')
+    .option('--listen <host:port>', 'CloudHub: WebSocket for edge nodes and the join API', '0.0.0.0:10000')
+    .option('--pki <dir>', 'CA and server certificate (created on first start)', './cloud-data/pki')
+    .option(
+      '--host <name>',
+      'a name or address edge nodes dial, for the server certificate (repeatable)',
+      collect,
+      [] as string[],
+    )
+    .option('--status-interval <ms>', 'at most one status patch per device per interval', Number, 500)
+    .option('--status-target <kind>', 'DeviceStatus, or Device for older KubeEdge CRDs', 'DeviceStatus')
+    .option('--keepalive <seconds>', 'ping edge nodes this often', Number, 15)
+    .action(async (options: CloudCliOptions) => {
+      exitCode = await (await import('./cloud-command.js')).runCloud(options, out);
+    });
+
   return {
     program,
     async run(argv: string[]) {

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { loadDevices, type ResolvedDevice } from '../../device-models/index.js';
 import { ModbusLineError } from '../../mappers/modbus/errors.js';
 import {
@@ -12,7 +11,7 @@ import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
 
-interface SimOptions {
+export interface SimOptions {
   device?: string;
   host?: string;
   port?: number;
@@ -92,30 +91,4 @@ async function runModbusSim(
   await untilSignal();
   await Promise.all(lines.map((line) => line.stop()));
   return 0;
-}
-
-export function registerSim(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('sim')
-    .description("simulate a device from its YAML (the device's model must be among the files)")
-    .argument('<protocol>', builtInSimulatorNames().join(' | '))
-    .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
-    .option(
-      '--device <name>',
-      "which device, when the files hold several (modbus: every device on that device's line or endpoint)",
-    )
-    .option('--host <host>', 'TCP address to listen on (default 127.0.0.1)')
-    .option(
-      '--port <port>',
-      "TCP port (default: the device's own; 0: any free port, one per line or endpoint)",
-      Number,
-    )
-    .option(
-      '--rtu <path>',
-      'Modbus RTU and serial: serve on this serial line (default: a socat pty pair of its own)',
-    )
-    .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
-    .action(async (protocol: string, paths: string[], options: SimOptions) =>
-      setExit(await runSim(protocol, paths, options, out)),
-    );
 }

@@ -1,10 +1,4 @@
-import type { Command } from 'commander';
-import {
-  compareProblems,
-  DEFAULT_MAX_BYTES,
-  formatProblem,
-  validateFiles,
-} from '../../device-models/index.js';
+import { compareProblems, formatProblem, validateFiles } from '../../device-models/index.js';
 import type { Output } from './output.js';
 
 export interface ValidateOptions {
@@ -52,17 +46,4 @@ export async function runValidate(paths: string[], options: ValidateOptions, out
       `${result.problems.length} problem(s) in ${result.files} file(s) (${objects} read)${warnings}`,
     );
   return ok ? 0 : 1;
-}
-
-export function registerValidate(program: Command, out: Output, setExit: (code: number) => void): void {
-  program
-    .command('validate')
-    .description('check DeviceModel/Device/DeviceStatus YAML or JSON files and directories')
-    .argument('<paths...>', 'files or directories (.yaml, .yml, .json)')
-    .option('--json', 'print machine-readable results')
-    .option('--max-bytes <n>', `refuse files larger than this (default ${DEFAULT_MAX_BYTES})`, Number)
-    .option('--protocol <names...>', 'accept these protocol names too (a mapper of your own)')
-    .action(async (paths: string[], options: ValidateOptions) =>
-      setExit(await runValidate(paths, options, out)),
-    );
 }
