@@ -37,9 +37,9 @@ const isMembership = validatorFor(HubMembership);
  * edgecore's end of the cloud link (DESIGN.md §6): a WebSocket over TLS to cloudcore's CloudHub with this
  * node's certificate, reconnected with capped backoff, and dropped when the hub's pings stop.
  * Cloud → edge: devices are applied and stored (CloudMetadata) before the 200 goes back.
- * Edge → cloud: twin syncs come from the store's persistent outbox (coalesced per property, so a report
- * made while disconnected, or before a restart, is sent once connected) and leave it only when the cloud
- * answers 200 (in Kubernetes) or 4xx (never will be); device states are sent on change and all again on
+ * Edge → cloud: twin syncs come from the store's persistent outbox (one record per device, the newest state
+ * of each twin, so a report made while disconnected, or before a restart, is sent once connected) and leave
+ * it only when the cloud answers 200 (in Kubernetes) or 4xx (never will be); device states are sent on change and all again on
  * each connect. Emits `connected` and `disconnected`.
  */
 export class EdgeHub extends EventEmitter {
@@ -197,7 +197,8 @@ export class EdgeHub extends EventEmitter {
         continue;
       }
       const entry = byDevice.get(record.deviceId) ?? { twin: {}, seqs: [] };
-      entry.twin[record.property] = record.payload;
+      // A spread defines own properties, so a twin named `__proto__` stays a plain key.
+      entry.twin = { ...entry.twin, ...record.twins };
       entry.seqs.push(record.seq);
       byDevice.set(record.deviceId, entry);
     }

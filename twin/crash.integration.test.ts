@@ -83,13 +83,13 @@ describe('a writer killed with SIGKILL mid-stream', () => {
         expect(check.pragma('integrity_check', { simple: true }), context).toBe('ok');
         check.close();
 
-        const outbox = new Map(store.outbox(100).map((r) => [`${r.deviceId} ${r.property}`, r.payload]));
+        const outbox = new Map(store.outbox(100).map((r) => [r.deviceId, r.twins]));
         const stored = new Map<string, number>();
         for (const id of DEVICES) {
           const { a, b } = store.twins(id);
           // Both twins of a write and its outbox record commit together or not at all.
           expect(b?.actual?.value, `${context}: ${id} a and b`).toBe(a?.actual?.value);
-          expect(outbox.get(`${id} a`)?.actual?.value, `${context}: ${id} outbox`).toBe(a?.actual?.value);
+          expect(outbox.get(id)?.a?.actual?.value, `${context}: ${id} outbox`).toBe(a?.actual?.value);
           stored.set(id, Number(a?.actual?.value ?? 0));
         }
         // Every acknowledged update is there (values only grow, so a later one may have replaced it).

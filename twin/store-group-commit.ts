@@ -10,6 +10,17 @@ interface Pending<Op> {
 }
 
 /**
+ * What the group commit runs inside each transaction: `begin`, then `apply` per operation, then `end`, which
+ * writes what the operations staged (store-batch.ts). If `apply` throws, the operation is refused alone;
+ * if `end` throws, the whole transaction is rolled back.
+ */
+export interface BatchHooks<Op> {
+  begin(): void;
+  apply(op: Op): void;
+  end(): void;
+}
+
+/**
  * Group commit: operations queued in the same tick are applied in ONE transaction, started with
  * `setImmediate` once the tick's synchronous work is done, and each promise settles only after that
  * transaction has committed. better-sqlite3 commits synchronously, so nothing can be queued while a commit
@@ -36,15 +47,18 @@ export class GroupCommit<Op> {
 
   constructor(
     db: Database.Database,
-    apply: (op: Op) => void,
+    { begin, apply, end }: BatchHooks<Op>,
     private readonly maxPending: number,
     private readonly log: Logger,
   ) {
     this.fast = db.transaction((items: Pending<Op>[]) => {
+      begin();
       for (const item of items) apply(item.op);
+      end();
     });
     const one = db.transaction(apply);
     this.isolated = db.transaction((items: Pending<Op>[]) => {
+      begin();
       for (const item of items) {
         try {
           one(item.op);
@@ -52,6 +66,7 @@ export class GroupCommit<Op> {
           item.failed = { error };
         }
       }
+      end();
     });
   }
 

@@ -78,6 +78,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `);
   },
+  // 4: the outbox keeps one record per device (the JSON of its unacked twins, newest per property) instead
+  // of one per (device, property): a report of ten properties writes one outbox row, not ten. Unacked
+  // records are carried over, merged per device, in the order of their oldest seq.
+  (db) => {
+    db.exec(`
+      CREATE TABLE outbox_by_device (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL UNIQUE,
+        twins TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      INSERT INTO outbox_by_device (device_id, twins, created_at)
+        SELECT device_id, json_group_object(property, json(payload)), min(created_at)
+        FROM outbox GROUP BY device_id ORDER BY min(seq);
+      DROP TABLE outbox;
+      ALTER TABLE outbox_by_device RENAME TO outbox;
+    `);
+  },
 ];
 
 /** The schema version this code writes. */

@@ -18,8 +18,8 @@ const DEVICE_COLUMNS = 'id, namespace, name, description, state, last_online';
 export interface OutboxSqlRow {
   seq: number;
   device_id: string;
-  property: string;
-  payload: string | null;
+  /** JSON of property → MsgTwin (null: the twin was removed). */
+  twins: string;
   created_at: number;
 }
 
@@ -56,9 +56,11 @@ const SQL = {
       expected_version = excluded.expected_version, actual_version = excluded.actual_version,
       optional = excluded.optional, attr_type = excluded.attr_type, metadata = excluded.metadata`,
   removeTwin: 'DELETE FROM device_twin WHERE deviceid = ? AND name = ?',
-  // REPLACE deletes the unacked older record of the property, and the new row takes a new, higher seq.
-  putOutbox: 'INSERT OR REPLACE INTO outbox (device_id, property, payload, created_at) VALUES (?, ?, ?, ?)',
-  outbox: 'SELECT seq, device_id, property, payload, created_at FROM outbox ORDER BY seq LIMIT ?',
+  // REPLACE deletes the unacked older record of the device (merged into this one by store-batch.ts), and
+  // the new row takes a new, higher seq.
+  putOutbox: 'INSERT OR REPLACE INTO outbox (device_id, twins, created_at) VALUES (?, ?, ?)',
+  outboxOf: 'SELECT twins, created_at FROM outbox WHERE device_id = ?',
+  outbox: 'SELECT seq, device_id, twins, created_at FROM outbox ORDER BY seq LIMIT ?',
   ackOutbox: 'DELETE FROM outbox WHERE seq = ?',
   outboxDepth: 'SELECT count(*) FROM outbox',
   cloudObjects: 'SELECT key, resource_version, body FROM cloud_object ORDER BY key',

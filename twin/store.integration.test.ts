@@ -190,7 +190,7 @@ describe('devices', () => {
       { n: 0 },
       { n: 0 },
     ]);
-    expect(store.outbox().map((r) => [r.deviceId, r.property])).toEqual([[ID, 't']]);
+    expect(store.outbox().map((r) => [r.deviceId, Object.keys(r.twins)])).toEqual([[ID, ['t']]]);
     await expect(store.write(ID, { t: full })).rejects.toBeInstanceOf(TwinStoreUnknownDevice);
   });
 
@@ -205,33 +205,65 @@ describe('devices', () => {
 describe('outbox', () => {
   const v = (value: string): MsgTwin => ({ actual: { value } });
 
-  it('keeps the newest record per (device, property), oldest first, until acked', async () => {
+  it('keeps one record per device, the newest state of each twin, oldest first, until acked', async () => {
     store.upsertDevice({ id: 'default/b' });
     await store.write(ID, {}, { p1: v('1'), p2: v('1') });
     await store.write('default/b', {}, { p1: v('1') });
     const [first] = store.outbox();
+    expect(first).toMatchObject({ deviceId: ID, twins: { p1: v('1'), p2: v('1') } });
     await store.write(ID, {}, { p1: v('2'), p3: null });
     const records = store.outbox();
-    expect(records.map((r) => [r.deviceId, r.property, r.payload])).toEqual([
-      [ID, 'p2', v('1')],
-      ['default/b', 'p1', v('1')],
-      [ID, 'p1', v('2')],
-      [ID, 'p3', null],
+    expect(records.map((r) => [r.deviceId, r.twins])).toEqual([
+      ['default/b', { p1: v('1') }],
+      [ID, { p2: v('1'), p1: v('2'), p3: null }],
     ]);
     expect(records.map((r) => r.seq)).toEqual([...records.map((r) => r.seq)].sort((a, b) => a - b));
-    expect(records[0]?.createdAt).toBeGreaterThan(0);
-    expect(store.outbox(2)).toHaveLength(2);
+    // The oldest write it holds.
+    expect(records[1]?.createdAt).toBe(first?.createdAt);
+    expect(store.outbox(1)).toHaveLength(1);
 
-    // An ack of a replaced record deletes nothing: the newer value is still to be sent.
-    store.ackOutbox([first!.seq, records[0]!.seq, records[1]!.seq]);
-    expect(store.outboxDepth()).toBe(2);
+    // An ack of a replaced record deletes nothing: the newer values are still to be sent.
+    store.ackOutbox([first!.seq, records[0]!.seq]);
+    expect(store.outboxDepth()).toBe(1);
     expect(
       reopen()
         .outbox()
-        .map((r) => r.property),
-    ).toEqual(['p1', 'p3']);
+        .map((r) => r.twins),
+    ).toEqual([{ p2: v('1'), p1: v('2'), p3: null }]);
     store.ackOutbox(store.outbox().map((r) => r.seq));
     expect(store.outboxDepth()).toBe(0);
+  });
+
+  it('writes one outbox row per device and one row per twin for a transaction of many reports', async () => {
+    const report = (i: number) =>
+      Object.fromEntries(Array.from({ length: 10 }, (_, p) => [`p${p}`, v(String(i))]));
+    const writes = Array.from({ length: 50 }, (_, i) => store.write(ID, report(i), report(i)));
+    await Promise.all(writes);
+    expect(peek('SELECT count(*) AS n FROM device_twin UNION ALL SELECT count(*) FROM outbox')).toEqual([
+      { n: 10 },
+      { n: 1 },
+    ]);
+    expect(store.twins(ID).p9).toEqual(v('49'));
+    expect(store.outbox()[0]?.twins).toEqual(report(49));
+  });
+
+  it('carries the records of a per-property outbox (schema 3) over, merged per device', () => {
+    store.close();
+    const old = join(dir, 'v3.db');
+    const v3 = new Database(old);
+    migrate(v3, undefined, 3);
+    const put = v3.prepare(
+      'INSERT INTO outbox (device_id, property, payload, created_at) VALUES (?, ?, ?, ?)',
+    );
+    put.run('default/x', 'a', JSON.stringify(v('1')), 10);
+    put.run('default/y', 'a', null, 11);
+    put.run('default/x', 'b', JSON.stringify(v('2')), 12);
+    v3.close();
+    store = TwinStore.open(old);
+    expect(store.outbox().map((r) => [r.deviceId, r.twins, r.createdAt])).toEqual([
+      ['default/x', { a: v('1'), b: v('2') }, 10],
+      ['default/y', { a: null }, 11],
+    ]);
   });
 });
 
@@ -246,9 +278,10 @@ describe('group commit', () => {
     expect(peek('SELECT count(*) AS n FROM device_twin')).toEqual([{ n: 0 }]); // queued, not written yet
     await Promise.all(writes);
     expect(store.commits - before).toBe(1);
+    // One outbox record per device.
     expect(peek('SELECT count(*) AS n FROM device_twin UNION ALL SELECT count(*) FROM outbox')).toEqual([
       { n: 1000 },
-      { n: 1000 },
+      { n: 10 },
     ]);
   });
 
@@ -352,7 +385,7 @@ describe('file', () => {
     store = TwinStore.open(file);
     expect(store.twins(ID)).toEqual({ t: full });
     expect(store.device(ID)).toMatchObject({ state: 'online', lastOnline: 'now' });
-    expect(store.outbox()).toEqual([expect.objectContaining({ deviceId: ID, property: 't', payload: full })]);
+    expect(store.outbox()).toEqual([expect.objectContaining({ deviceId: ID, twins: { t: full } })]);
   });
 
   it('keeps the objects cloudcore sent, one per key, across a reopen', () => {

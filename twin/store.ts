@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { MsgTwin } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
+import { type OutboxEntry, WriteBatch } from './store-batch.js';
 import { TwinStoreUnknownDevice } from './store-errors.js';
 import { GroupCommit } from './store-group-commit.js';
 import { migrate } from './store-migrations.js';
@@ -25,13 +26,15 @@ export interface DeviceRow {
   attributes: Record<string, unknown>;
 }
 
-/** A cloud-bound twin sync waiting for the cloud's ack; `payload` null reports the twin removed. */
+/**
+ * A device's cloud-bound twin syncs waiting for the cloud's ack: the newest unacked state of each twin it
+ * reported (null: the twin was removed), coalesced into one record per device.
+ */
 export interface OutboxRecord {
   seq: number;
   deviceId: string;
-  property: string;
-  payload: MsgTwin | null;
-  /** ms since the epoch, when the write that queued it was made. */
+  twins: Record<string, MsgTwin | null>;
+  /** ms since the epoch, when the oldest write it holds was made. */
   createdAt: number;
 }
 
@@ -67,7 +70,7 @@ type Operation =
       kind: 'write';
       id: string;
       twins: [string, TwinRow | null][];
-      outbox: [string, string | null][];
+      outbox: OutboxEntry[];
       at: number;
     }
   | { kind: 'state'; id: string; state: string; lastOnline: string | null };
@@ -83,14 +86,23 @@ export class TwinStore {
   private readonly queue: GroupCommit<Operation>;
   private closed = false;
   private readonly sql: Statements;
+  private batch: WriteBatch;
 
   private constructor(
     private readonly db: Database.Database,
     options: TwinStoreOptions,
   ) {
     this.sql = statements(db);
+    this.batch = new WriteBatch(this.sql);
     const log = options.log ?? silentLogger;
-    this.queue = new GroupCommit(db, (op) => this.apply(op), options.maxPending ?? DEFAULT_MAX_PENDING, log);
+    const hooks = {
+      begin: () => {
+        this.batch = new WriteBatch(this.sql);
+      },
+      apply: (op: Operation) => this.apply(op),
+      end: () => this.batch.write(),
+    };
+    this.queue = new GroupCommit(db, hooks, options.maxPending ?? DEFAULT_MAX_PENDING, log);
   }
 
   /** Opens (creating or migrating) the store at `path`; ':memory:' for a throwaway one. */
@@ -202,10 +214,9 @@ export class TwinStore {
       name,
       twin && twinToRow(twin),
     ]);
-    const outbox = Object.entries(sync).map(([name, twin]): [string, string | null] => [
-      name,
-      twin && JSON.stringify(twin),
-    ]);
+    const outbox = Object.entries(sync).map(
+      ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
+    );
     const size = Math.max(1, twins.length + outbox.length);
     return this.queue.enqueue({ kind: 'write', id, twins, outbox, at: Date.now() }, size);
   }
@@ -215,14 +226,13 @@ export class TwinStore {
     return this.queue.enqueue({ kind: 'state', id, state, lastOnline: lastOnline ?? null }, 1);
   }
 
-  /** Up to `limit` (default 1000) outbox records, oldest first; one per (device, property), the newest. */
+  /** Up to `limit` (default 1000) outbox records, oldest first; one per device. */
   outbox(limit = 1000): OutboxRecord[] {
     const rows = this.sql.outbox.all(limit) as OutboxSqlRow[];
     return rows.map((row) => ({
       seq: row.seq,
       deviceId: row.device_id,
-      property: row.property,
-      payload: row.payload === null ? null : (JSON.parse(row.payload) as MsgTwin),
+      twins: JSON.parse(row.twins) as Record<string, MsgTwin | null>,
       createdAt: row.created_at,
     }));
   }
@@ -269,18 +279,18 @@ export class TwinStore {
     this.db.close();
   }
 
-  /** One queued operation, inside the group transaction. */
+  /**
+   * One queued operation, inside the group transaction: a state is written at once; a write's rows are
+   * staged in the batch, which writes them, coalesced, at the end of the transaction.
+   */
   private apply(op: Operation): void {
     if (this.sql.exists.get(op.id) === undefined) throw new TwinStoreUnknownDevice(op.id);
     if (op.kind === 'state') {
       this.sql.setState.run(op.state, op.lastOnline, op.id);
       return;
     }
-    for (const [name, row] of op.twins) {
-      if (row) this.sql.putTwin.run({ deviceid: op.id, name, ...row });
-      else this.sql.removeTwin.run(op.id, name);
-    }
-    for (const [property, payload] of op.outbox) this.sql.putOutbox.run(op.id, property, payload, op.at);
+    for (const [name, row] of op.twins) this.batch.twin(op.id, name, row);
+    this.batch.sync(op.id, op.outbox, op.at);
   }
 
   private toDevice(row: DeviceSqlRow): DeviceRow {
