@@ -124,6 +124,25 @@ describe('twin module', () => {
     expect(await deltasUntil('setpoint', '24')).toEqual([{ setpoint: '23.55' }, { setpoint: '24' }]);
   });
 
+  it('publishes a document only when a value changed, not for a report repeating one', async () => {
+    await startEdge();
+    await update({ temperature: { actual: { value: '21.5' } } });
+    const repeat = await (await send({ temperature: { actual: { value: '21.5' } } }))();
+    // The repeat is still a write, as in KubeEdge: its result carries the bumped version.
+    expect(repeat.payload.twin).toMatchObject({ temperature: { actual: { value: '21.5' } } });
+    const change = (await send({ temperature: { actual: { value: '21.6' } } }))();
+    const eventIds: unknown[] = [];
+    await watch!.next((m) => {
+      if (m.topic !== topic('twin/update/document')) return false;
+      eventIds.push(m.payload.event_id);
+      const twin = m.payload.twin as Record<string, { current: { actual: { value: string } } }>;
+      return twin.temperature?.current.actual.value === '21.6';
+    });
+    await change;
+    expect(eventIds).not.toContain(repeat.payload.event_id);
+    expect(eventIds).toHaveLength(2);
+  });
+
   it('publishes the same desired value under a new version again (a second tare), and a property coming back', async () => {
     await startEdge();
     await update({ setpoint: { actual: { value: '21.5' } }, heater: { actual: { value: 'false' } } });

@@ -31,7 +31,9 @@ export type UpdateOutcome = ApplyResult | { ok: false; code: 404 | 503; reason: 
  */
 export class TwinModule {
   private readonly cache = new Map<string, DeviceTwins>();
+  /** Per device, how many properties its delta holds, and their sum (the gauge), kept as updates come. */
   private readonly deltas = new Map<string, number>();
+  private deltaTotal = 0;
   /** Per device, the intents of the delta last published (or found empty); in memory, so a restart publishes again. */
   private readonly published = new Map<string, DeltaIntents>();
   private readonly unsubscribe: (() => Promise<void>)[] = [];
@@ -104,7 +106,9 @@ export class TwinModule {
 
   removeDevice(id: string): void {
     this.cache.delete(id);
+    this.deltaTotal -= this.deltas.get(id) ?? 0;
     this.deltas.delete(id);
+    this.ctx.metrics.deltas.set(this.deltaTotal);
     this.published.delete(id);
     this.ctx.store.removeDevice(id);
   }
@@ -165,7 +169,9 @@ export class TwinModule {
     const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
     const { bus } = this.ctx;
     const sent = [bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 })];
-    if (changed)
+    // Only when a value, type or `optional` changed: a mapper repeating what it read gets its result (with
+    // the new versions), and the cloud its sync, but apps are not told of a change that did not happen.
+    if (Object.keys(applied.document).length > 0)
       sent.push(bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 }));
     // An update that changed nothing cannot change the delta's intents itself (one still waiting for its
     // commit may have, and publishes them once committed), so it publishes no delta.
@@ -183,7 +189,7 @@ export class TwinModule {
     await Promise.all(sent).catch((error: unknown) =>
       this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
     );
-    this.ctx.metrics.deltas.set(this.deltaCount(id, applied.delta));
+    this.countDelta(id, applied.delta);
     return applied;
   }
 
@@ -204,12 +210,14 @@ export class TwinModule {
     return intents.size > 0 && !(last && sameIntents(last, intents));
   }
 
-  /** Properties with a pending delta, over every device (kept per device: no scan on the hot path). */
-  private deltaCount(id: string, delta: Record<string, string>): number {
-    this.deltas.set(id, Object.keys(delta).length);
-    let n = 0;
-    for (const count of this.deltas.values()) n += count;
-    return n;
+  /** Keeps the gauge of properties with a pending delta, over every device, without a scan of them. */
+  private countDelta(id: string, delta: Record<string, string>): void {
+    const count = Object.keys(delta).length;
+    const before = this.deltas.get(id) ?? 0;
+    if (count === before && this.deltas.has(id)) return;
+    this.deltas.set(id, count);
+    this.deltaTotal += count - before;
+    this.ctx.metrics.deltas.set(this.deltaTotal);
   }
 
   private async refuse(id: string, refusal: Extract<UpdateOutcome, { ok: false }>, eventId?: string) {
@@ -235,7 +243,8 @@ export class TwinModule {
   private async onTwinGet(topic: string, eventId: string): Promise<void> {
     const id = topics.parseDeviceTopic(topic)!.id;
     const stamp = { event_id: eventId, timestamp: Date.now() };
-    const twins = this.twins(id);
+    // The cache's twins are never modified (an update replaces them), and snapshot() copies: no clone here.
+    const twins = this.ctx.devices.has(id) ? (this.cache.get(id) ?? {}) : undefined;
     await this.ctx.bus.publish(
       topics.twinGetResult(id),
       twins ? { ...stamp, twin: snapshot(twins) } : { ...stamp, code: 404, reason: `no device ${id}` },

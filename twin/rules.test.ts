@@ -88,6 +88,9 @@ describe('edge updates', () => {
     const applied = ok(run({ temp: TEMP }, { temp: { actual: { value: '19' } } }));
     expect(applied.twins.temp).toEqual({ ...TEMP, actual: val('19', NOW), actual_version: ver(0, 4) });
     expect(Object.keys(applied.result)).toEqual(['temp']);
+    expect(Object.keys(applied.sync)).toEqual(['temp']);
+    // Only the timestamp and version moved: the document has nothing to show.
+    expect(applied.document).toEqual({});
   });
 
   it.each<[string, MsgTwin]>([

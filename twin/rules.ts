@@ -41,7 +41,11 @@ export function applyUpdate(current: DeviceTwins, update: MsgTwinMap, options: A
     twins,
     result: Object.fromEntries(changed.map(([key, twin]) => [key, visible(twin)])),
     document: Object.fromEntries(
-      changed.map(([key, twin]) => [key, { last: visible(own(current, key)), current: visible(twin) }]),
+      changed.flatMap(([key, twin]) => {
+        const last = visible(own(current, key));
+        const next = visible(twin);
+        return sameShown(last, next) ? [] : [[key, { last, current: next }]];
+      }),
     ),
     delta: computeDelta(twins),
     // Edge updates: every changed twin, with its versions, deleted ones included (the cloud needs the
@@ -80,6 +84,22 @@ export function computeDelta(twins: DeviceTwins): Record<string, string> {
  */
 export function snapshot(twins: DeviceTwins): MsgTwinMap {
   return Object.fromEntries(Object.entries(twins).filter(([, twin]) => !isDeleted(twin)));
+}
+
+/**
+ * Whether a document entry would tell nothing: the same values (expected, actual and the reason given with
+ * it), type and `optional` before and after, only timestamps and versions moved (a mapper repeating the
+ * value it read; KubeEdge publishes those too, since isTwinValueDiff never compares).
+ */
+function sameShown(last: MsgTwin | null, next: MsgTwin | null): boolean {
+  if (last === null || next === null) return last === next;
+  return (
+    last.expected?.value === next.expected?.value &&
+    last.actual?.value === next.actual?.value &&
+    last.actual?.metadata?.reason === next.actual?.metadata?.reason &&
+    last.optional === next.optional &&
+    last.metadata?.type === next.metadata?.type
+  );
 }
 
 /** A twin as result and document show it: null when absent or deleted. */

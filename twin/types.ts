@@ -23,7 +23,10 @@ export interface Applied {
   twins: DeviceTwins;
   /** The changed twins, for `…/twin/update/result` (null: deleted). */
   result: MsgTwinMap;
-  /** `…/twin/update/document`: last and current of each changed twin. */
+  /**
+   * `…/twin/update/document`: last and current of each twin whose value, type or `optional` changed (not one
+   * that only got a new timestamp and version, as a repeated value does; empty: nothing to publish).
+   */
   document: Record<string, { last: MsgTwin | null; current: MsgTwin | null }>;
   /** `…/twin/update/delta`: expected value of every twin whose expected ≠ actual (all twins, not only changed). */
   delta: Record<string, string>;
