@@ -2,6 +2,7 @@ import { benchKubePatch } from './kube-patch.js';
 import { benchModbusLine } from './modbus-line.js';
 import { benchModbusReads } from './modbus-reads.js';
 import { benchOpcua } from './opcua-reads.js';
+import { benchRss } from './rss.js';
 import { benchTwinUpdates } from './twin-updates.js';
 
 /** `npm run bench`: prints figures and ratios (ours vs the raw library or broker, same run). Never pass/fail. */
@@ -12,4 +13,5 @@ for (const line of await benchModbusLine(seconds)) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);
+for (const line of await benchRss()) console.log(`  ${line}`);
 process.exit(0);
