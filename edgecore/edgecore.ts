@@ -83,9 +83,12 @@ export class EdgeCore {
         log: log.child({ module: 'edgecore:store' }),
       });
       this.brokerUrl = await this.startBroker();
+      // With the embedded broker, edgecore's own bus (twin module, in-process mappers) needs no loopback socket.
+      const broker = this.broker;
       this.bus = await EventBus.connect(this.brokerUrl, {
         clientId: `edgecore-${config.nodeName}-${process.pid}`,
         ...this.credentials(),
+        ...(broker ? { stream: () => broker.connectInProcess() } : {}),
         log: log.child({ module: 'edgecore:eventbus' }),
       });
       if (config.eventBus.mode === 'both')

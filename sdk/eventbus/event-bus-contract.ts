@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validatorFor } from '../../device-models/ajv.js';
@@ -16,6 +17,8 @@ import { dataUpdate, stateUpdate, twinUpdate, twinUpdateDelta, twinUpdateResult 
 /** A broker the contract runs against; `stop` is called once, after the suite. */
 export interface ContractBroker {
   url: string;
+  /** When set, every bus connects over a stream from it (EventBusOptions.stream) instead of a socket to url. */
+  stream?: () => Duplex;
   stop(): Promise<void>;
 }
 
@@ -99,7 +102,8 @@ export function eventBusContract(name: string, getBroker: () => Promise<Contract
     let ns: string;
     const buses: EventBus[] = [];
     const open = async (options: EventBusOptions = {}) => {
-      const bus = await EventBus.connect(broker.url, options);
+      const stream = broker.stream;
+      const bus = await EventBus.connect(broker.url, stream ? { stream, ...options } : options);
       buses.push(bus);
       return bus;
     };

@@ -8,6 +8,10 @@ import { eventBusContract } from './event-bus-contract.js';
 import { stateUpdate } from './topics.js';
 
 eventBusContract('embedded aedes broker', () => startEmbeddedBroker({ port: 0 }));
+eventBusContract('embedded aedes broker, in-process streams', async () => {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  return { url: broker.url, stop: broker.stop, stream: broker.connectInProcess };
+});
 
 const external = process.env.MQTT_URL;
 if (external)
@@ -83,6 +87,38 @@ describe('embedded broker and EventBus connection handling', () => {
     await idleClosed;
     expect(await probe(broker.port)).toBe('ECONNREFUSED');
     await bus.close();
+    expectNoMoreHandles(before);
+  });
+
+  it('serves in-process clients with no socket, with the same credentials, beside TCP clients', async () => {
+    const broker = await started({ username: 'edge', password: 's3cret' });
+    const before = handles();
+    const inProcess = await EventBus.connect(broker.url, {
+      stream: broker.connectInProcess,
+      username: 'edge',
+      password: 's3cret',
+    });
+    expect(handles().sockets).toBe(before.sockets);
+    await expect(
+      EventBus.connect(broker.url, { stream: broker.connectInProcess, username: 'edge', password: 'x' }),
+    ).rejects.toMatchObject({ code: 'EVENTBUS_REFUSED' });
+    const tcp = await EventBus.connect(broker.url, { username: 'edge', password: 's3cret' });
+    cleanups.push(() => tcp.close());
+    const id = `et-${randomUUID().slice(0, 8)}/dev`;
+    const heard = async (bus: EventBus) => {
+      let got!: (state: string) => void;
+      const received = new Promise<string>((resolve) => (got = resolve));
+      await bus.subscribe(stateUpdate(id), Type.Object({ state: Type.String() }), (_t, p) => got(p.state));
+      return { received };
+    };
+    const [byTcp, inProc] = [(await heard(tcp)).received, (await heard(inProcess)).received];
+    await inProcess.publishState(id, 'online');
+    expect(await byTcp).toBe('online');
+    expect(await inProc).toBe('online');
+
+    await broker.stop(); // closes in-process connections too
+    expect(inProcess.connected).toBe(false);
+    await inProcess.close();
     expectNoMoreHandles(before);
   });
 

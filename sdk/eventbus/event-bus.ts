@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { Static, TSchema } from '@sinclair/typebox';
-import mqtt, { type IClientOptions, type IStream, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IStream, MqttClient } from 'mqtt';
 import { EdgetwinError } from '../../device-models/errors.js';
 import {
   DataUpdate,
@@ -66,6 +67,12 @@ export interface EventBusOptions {
   maxQueued?: number;
   /** Messages waiting for a busy handler, per subscription, before new ones are dropped (default 1000). */
   maxPending?: number;
+  /**
+   * Opens the connection instead of a socket to the url (called again on each reconnect): e.g. the embedded
+   * broker's `connectInProcess`, for a client in the broker's own process. The url then only names the broker
+   * in logs and errors. MQTT is spoken over the stream as over a socket.
+   */
+  stream?: () => Duplex;
 }
 
 /** Options of `subscribe`. */
@@ -166,7 +173,11 @@ export class EventBus implements DeviceBus {
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
     };
-    const bus = new EventBus(mqtt.connect(url, mqttOptions), url, log, options);
+    const open = options.stream;
+    const client = open
+      ? new MqttClient(() => open() as IStream, mqttOptions)
+      : mqtt.connect(url, mqttOptions);
+    const bus = new EventBus(client, url, log, options);
     try {
       await bus.firstConnect(timeoutMs);
     } catch (error) {
