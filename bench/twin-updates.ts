@@ -47,16 +47,23 @@ async function pipeline(
   return { rate: count / seconds, cpu: (used.user + used.system) / count };
 }
 
-/** A mapper's report of one property, as the BLE thermometer's mapper sends it. */
-function report(i: number): string {
+/** A mapper's report of one property, as the BLE thermometer's mapper sends it: a new value each time, or the same. */
+function report(i: number, value = String(i % 80)): string {
   return JSON.stringify({
     event_id: `b${i}`,
     timestamp: Date.now(),
-    twin: { temperature: { actual: { value: String(i % 80) } } },
+    twin: { temperature: { actual: { value } } },
   });
 }
 
-async function run(dir: string, count: number, external?: string): Promise<{ echo: Figure; twin: Figure }> {
+interface Run {
+  echo: Figure;
+  twin: Figure;
+  /** The same value reported again and again: a write each time, but no update/document. */
+  repeated: Figure;
+}
+
+async function run(dir: string, count: number, external?: string): Promise<Run> {
   const edge = new EdgeCore({
     config: edgeConfig({
       dataDir: join(dir, external ? 'data-external' : 'data'),
@@ -76,25 +83,30 @@ async function run(dir: string, count: number, external?: string): Promise<{ ech
       (c, i) => c.publishAsync(echoTopic, report(i), { qos: 1 }),
       echoTopic,
     );
-    const twin = await pipeline(
-      edge.brokerUrl,
-      count,
-      (c, i) => c.publishAsync(`$hw/events/device/${ID}/twin/update`, report(i), { qos: 1 }),
-      `$hw/events/device/${ID}/twin/update/result`,
-    );
-    return { echo, twin };
+    const twinOf = (value?: string) =>
+      pipeline(
+        edge.brokerUrl,
+        count,
+        (c, i) => c.publishAsync(`$hw/events/device/${ID}/twin/update`, report(i, value), { qos: 1 }),
+        `$hw/events/device/${ID}/twin/update/result`,
+      );
+    const twin = await twinOf();
+    const repeated = await twinOf('21');
+    return { echo, twin, repeated };
   } finally {
     await edge.stop();
   }
 }
 
-function lines(broker: string, count: number, { echo, twin }: { echo: Figure; twin: Figure }): string[] {
+function lines(broker: string, count: number, { echo, twin, repeated }: Run): string[] {
   const us = (f: Figure) => `${f.cpu.toFixed(0)} µs CPU each`;
   return [
     `twin updates on ${broker}, MQTT QoS1 → rules → SQLite → update/result (${count}, ${WINDOW} in flight): ` +
       `${twin.rate.toFixed(0)} updates/s, ${us(twin)}`,
     `  same broker, same messages echoed with no twin: ${echo.rate.toFixed(0)} msg/s, ${us(echo)}; ` +
       `ratio ${(twin.rate / echo.rate).toFixed(2)}`,
+    `  the same value reported every time (result, no document): ${repeated.rate.toFixed(0)} updates/s, ` +
+      `${us(repeated)}; ratio ${(repeated.rate / echo.rate).toFixed(2)}`,
   ];
 }
 
