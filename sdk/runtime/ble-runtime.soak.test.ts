@@ -104,7 +104,7 @@ describe('BLE through DeviceRuntime over the simulated radio, soaked', () => {
         `ble soak: ${measured} reads (${Math.round(measured / ((last.at - start) / 1000))}/s); heap after gc ` +
           `${(first.y / 1e6).toFixed(1)} -> ${(last.y / 1e6).toFixed(1)} MB; slope ${perRead.toFixed(2)} bytes/read`,
       );
-      expect(measured).toBeGreaterThan(10_000);
+      expect(measured).toBeGreaterThan(5_000);
       expect(perRead).toBeLessThan(BOUND_BYTES_PER_READ);
     },
     WARMUP_MS + MEASURE_MS + 15_000,
