@@ -1,3 +1,4 @@
+import { benchEdgeScale } from './edge-scale.js';
 import { benchKubePatch } from './kube-patch.js';
 import { benchModbusLine } from './modbus-line.js';
 import { benchModbusReads } from './modbus-reads.js';
@@ -13,5 +14,6 @@ for (const line of await benchModbusLine(seconds)) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);
+for (const line of await benchEdgeScale()) console.log(`  ${line}`);
 for (const line of await benchRss()) console.log(`  ${line}`);
 process.exit(0);
