@@ -19,6 +19,7 @@ import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
 import type { EdgeHub } from './edgehub.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
+import { membershipUpdates } from './membership.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
 import { EdgeMetrics } from './metrics.js';
 import { TwinModule } from './twin-module.js';
@@ -225,19 +226,15 @@ export class EdgeCore {
       this.twin!.removeDevice(id);
     }
     const node = this.options.config.nodeName;
-    await new BusGroup(this.externalBus ? [this.bus!, this.externalBus] : [this.bus!]).publish(
-      topics.membershipUpdated(node),
-      {
+    const bus = new BusGroup(this.externalBus ? [this.bus!, this.externalBus] : [this.bus!]);
+    const added = change.added.map((d) => ({ id: d.id, name: d.name, description: d.model.metadata.name }));
+    const removed = change.removed.map((id) => ({ id, name: id.split('/')[1] ?? id }));
+    for (const lists of membershipUpdates(added, removed))
+      await bus.publish(topics.membershipUpdated(node), {
         event_id: crypto.randomUUID(),
         timestamp: Date.now(),
-        added_devices: change.added.map((d) => ({
-          id: d.id,
-          name: d.name,
-          description: d.model.metadata.name,
-        })),
-        removed_devices: change.removed.map((id) => ({ id, name: id.split('/')[1] })),
-      },
-    );
+        ...lists,
+      });
   }
 
   /** Stops everything in reverse order; safe to call twice. Pending twin writes are flushed first. */

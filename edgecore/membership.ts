@@ -1,0 +1,38 @@
+/** A device as `membership/updated` lists it. */
+export interface MemberEntry {
+  id: string;
+  name: string;
+  description?: string;
+}
+
+/** Room for one membership message's lists, bytes: under the EventBus's 64 KiB payload limit. */
+export const MEMBERSHIP_CHUNK_BYTES = 48 * 1024;
+
+/**
+ * `membership/updated` payloads for a change, each small enough for the EventBus (a gateway with a thousand
+ * devices would otherwise send one message of ~70 KB at start and have it refused). Added devices first, then
+ * removed ones; always at least one message, so an empty change is still announced.
+ */
+export function membershipUpdates(
+  added: readonly MemberEntry[],
+  removed: readonly MemberEntry[],
+  maxBytes = MEMBERSHIP_CHUNK_BYTES,
+): { added_devices: MemberEntry[]; removed_devices: MemberEntry[] }[] {
+  const messages: { added_devices: MemberEntry[]; removed_devices: MemberEntry[] }[] = [];
+  let current = { added_devices: [] as MemberEntry[], removed_devices: [] as MemberEntry[] };
+  let size = 0;
+  const put = (list: 'added_devices' | 'removed_devices', entry: MemberEntry) => {
+    const bytes = JSON.stringify(entry).length + 1;
+    if (size + bytes > maxBytes && size > 0) {
+      messages.push(current);
+      current = { added_devices: [], removed_devices: [] };
+      size = 0;
+    }
+    current[list].push(entry);
+    size += bytes;
+  };
+  for (const entry of added) put('added_devices', entry);
+  for (const entry of removed) put('removed_devices', entry);
+  messages.push(current);
+  return messages;
+}
