@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,9 +92,19 @@ export async function writeEdgeConfig(dir: string, deviceDirs: string[]): Promis
   return file;
 }
 
-/** Starts `edgetwin edge --config <file>` and waits until it serves. */
+/** The Node options on the `#!/usr/bin/env -S node …` line of `bin`: what the installed `edgetwin` runs with. */
+export function shebangFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\S*env\s+(?:-S\s+)?node\s+(.*)$/.exec(first);
+  return match ? match[1]!.trim().split(/\s+/) : [];
+}
+
+/** Starts `edgetwin edge --config <file>`, with the Node options of its bin, and waits until it serves. */
 export function spawnEdge(config: string): Promise<Child> {
-  return spawnNode([EDGETWIN_BIN, 'edge', '--config', config], /edgecore \S+: broker/);
+  return spawnNode(
+    [...shebangFlags(EDGETWIN_BIN), EDGETWIN_BIN, 'edge', '--config', config],
+    /edgecore \S+: broker/,
+  );
 }
 
 type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;

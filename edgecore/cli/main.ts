@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// V8's young generation capped at 2 MB semi-spaces instead of the 16 MB it grows to: the edge's allocations are
+// short-lived, so this saves ~30 MB of RSS (100 Modbus devices: heap committed 66 -> 35 MB) for ~5% more CPU.
+// A service that starts `node main.js` itself should put the flag in NODE_OPTIONS. bench/rss.ts reads this line.
 import { processOutput } from './output.js';
 import { createProgram } from './program.js';
 

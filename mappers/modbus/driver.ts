@@ -222,6 +222,7 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
       if (!client.isOpen) throw lose(line, new DeviceUnavailable('the modbus port is not open'));
       client.setID(this.unitId);
       client.setTimeout(call.timeoutMs);
+      const transaction = transactionOf(client);
       try {
         return await send(client);
       } catch (error) {
@@ -229,9 +230,33 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
         // modbus-serial does not always report a socket reset as a close; an open flag gone false does.
         if (translated instanceof DeviceUnavailable || !client.isOpen) throw lose(line, translated);
         throw translated;
+      } finally {
+        transaction.forget();
       }
     }, call.signal);
   }
+}
+
+/** modbus-serial's private request table: TCP ids cycle through 256 slots, and an answered slot is never cleared. */
+interface Transactions {
+  _transactions?: Record<string, unknown>;
+  _port?: { _transactionIdWrite?: number };
+}
+
+/**
+ * The slot the next request of `client` takes, to be forgotten once that request has settled. Over TCP
+ * modbus-serial keeps every answered request (its callback chain, request and response buffers) until its id
+ * comes round again: 256 per connection, ~0.4 MB of heap per Modbus TCP endpoint. Requests on a line run one at
+ * a time, so a settled request's slot is no longer needed (a late answer to a timed-out one is ignored either way).
+ */
+function transactionOf(client: Client): { forget(): void } {
+  const internals = client as unknown as Transactions;
+  const id = internals._port?._transactionIdWrite;
+  return {
+    forget() {
+      if (id !== undefined && internals._transactions) delete internals._transactions[id];
+    },
+  };
 }
 
 function lose(line: SharedConnection<Client>, error: Error): Error {
