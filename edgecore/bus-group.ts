@@ -2,7 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { EventBus, PublishOptions, SubscribeOptions } from '../sdk/index.js';
 
 /** What edgecore's modules use of the EventBus. */
-export type EdgeBus = Pick<EventBus, 'publish' | 'subscribe' | 'connected'>;
+export type EdgeBus = Pick<EventBus, 'publish' | 'subscribe' | 'connected' | 'heard'>;
 
 /**
  * KubeEdge's `both` mode: the twin listens on the embedded broker (mappers) and on the external one (apps),
@@ -13,6 +13,10 @@ export class BusGroup implements EdgeBus {
 
   get connected(): boolean {
     return this.buses.every((b) => b.connected);
+  }
+
+  heard(topic: string): boolean {
+    return this.buses.some((b) => b.heard(topic));
   }
 
   async publish(topic: string, payload: unknown, options?: PublishOptions): Promise<void> {

@@ -89,7 +89,7 @@ export class EdgeCore {
       this.bus = await EventBus.connect(this.brokerUrl, {
         clientId: `edgecore-${config.nodeName}-${process.pid}`,
         ...this.credentials(),
-        ...(broker ? { stream: () => broker.connectInProcess() } : {}),
+        ...(broker ? { transport: broker.localTransport() } : {}),
         log: log.child({ module: 'edgecore:eventbus' }),
       });
       if (config.eventBus.mode === 'both')

@@ -168,11 +168,16 @@ export class TwinModule {
     // Acknowledged only now, after commit; issued in order (result → document → delta) without a round trip each.
     const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
     const { bus } = this.ctx;
-    const sent = [bus.publish(topics.twinUpdateResult(id), { ...stamp, twin: applied.result }, { qos: 1 })];
+    const sent: Promise<void>[] = [];
+    // Built and sent only when someone can hear it: an in-process mapper reporting every second has no
+    // subscriber on its result, and encoding every twin of it each time cost more than storing them.
+    const result = topics.twinUpdateResult(id);
+    if (bus.heard(result)) sent.push(bus.publish(result, { ...stamp, twin: applied.result }, { qos: 1 }));
     // Only when a value, type or `optional` changed: a mapper repeating what it read gets its result (with
     // the new versions), and the cloud its sync, but apps are not told of a change that did not happen.
-    if (Object.keys(applied.document).length > 0)
-      sent.push(bus.publish(topics.twinUpdateDocument(id), { ...stamp, twin: applied.document }, { qos: 1 }));
+    const document = topics.twinUpdateDocument(id);
+    if (Object.keys(applied.document).length > 0 && bus.heard(document))
+      sent.push(bus.publish(document, { ...stamp, twin: applied.document }, { qos: 1 }));
     // An update that changed nothing cannot change the delta's intents itself (one still waiting for its
     // commit may have, and publishes them once committed), so it publishes no delta.
     if (changed && this.deltaWorthPublishing(id, applied.twins, applied.delta)) {

@@ -9,6 +9,7 @@ export {
   type EmbeddedBrokerOptions,
   startEmbeddedBroker,
 } from './broker/embedded-broker.js';
+export { LocalTransport } from './broker/local-transport.js';
 export {
   decodeRegisters,
   encodeRegisters,
@@ -37,6 +38,7 @@ export {
   type TypedValue,
 } from './eventbus/event-bus.js';
 export * as topics from './eventbus/topics.js';
+export type { BusTransport, TransportEvents } from './eventbus/transport.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { Pusher, PushSample } from './push/index.js';
 export { type BackoffOptions, backoffDelay } from './runtime/backoff.js';

@@ -12,12 +12,13 @@ interface Pending<Op> {
 /**
  * What the group commit runs inside each transaction: `begin`, then `apply` per operation, then `end`, which
  * writes what the operations staged (store-batch.ts). If `apply` throws, the operation is refused alone;
- * if `end` throws, the whole transaction is rolled back.
+ * if `end` throws, the whole transaction is rolled back. `committed` runs after a transaction committed.
  */
 export interface BatchHooks<Op> {
   begin(): void;
   apply(op: Op): void;
   end(): void;
+  committed(): void;
 }
 
 /**
@@ -47,10 +48,11 @@ export class GroupCommit<Op> {
 
   constructor(
     db: Database.Database,
-    { begin, apply, end }: BatchHooks<Op>,
+    private readonly hooks: BatchHooks<Op>,
     private readonly maxPending: number,
     private readonly log: Logger,
   ) {
+    const { begin, apply, end } = hooks;
     this.fast = db.transaction((items: Pending<Op>[]) => {
       begin();
       for (const item of items) apply(item.op);
@@ -125,6 +127,7 @@ export class GroupCommit<Op> {
       this.isolated.immediate(items);
     }
     this.committed++;
+    this.hooks.committed();
   }
 
   /** Commits what is queued and refuses anything later. Safe twice. */

@@ -32,7 +32,7 @@ export interface CloudObjectSqlRow {
 const SQL = {
   device: `SELECT ${DEVICE_COLUMNS} FROM device WHERE id = ?`,
   devices: `SELECT ${DEVICE_COLUMNS} FROM device ORDER BY id`,
-  exists: 'SELECT 1 FROM device WHERE id = ?',
+  deviceIds: 'SELECT id FROM device',
   upsertDevice: `
     INSERT INTO device (${DEVICE_COLUMNS}) VALUES (@id, @namespace, @name, @description, @state, @last_online)
     ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace, name = excluded.name,
@@ -47,19 +47,18 @@ const SQL = {
     VALUES (@deviceid, @name, @value, @optional, @attr_type, @metadata)`,
   twins: `SELECT name, ${TWIN_COLUMNS} FROM device_twin WHERE deviceid = ? ORDER BY id`,
   allTwins: `SELECT deviceid, name, ${TWIN_COLUMNS} FROM device_twin ORDER BY deviceid, id`,
-  putTwin: `
-    INSERT INTO device_twin (deviceid, name, ${TWIN_COLUMNS})
-    VALUES (@deviceid, @name, @expected, @actual, @expected_meta, @actual_meta, @expected_version,
-      @actual_version, @optional, @attr_type, @metadata)
-    ON CONFLICT (deviceid, name) DO UPDATE SET expected = excluded.expected, actual = excluded.actual,
-      expected_meta = excluded.expected_meta, actual_meta = excluded.actual_meta,
-      expected_version = excluded.expected_version, actual_version = excluded.actual_version,
-      optional = excluded.optional, attr_type = excluded.attr_type, metadata = excluded.metadata`,
+  // Positional, and an UPDATE first (a report rewrites rows that exist): half the cost of a named upsert.
+  updateTwin: `
+    UPDATE device_twin SET expected = ?, actual = ?, expected_meta = ?, actual_meta = ?, expected_version = ?,
+      actual_version = ?, optional = ?, attr_type = ?, metadata = ?
+    WHERE deviceid = ? AND name = ?`,
+  insertTwin: `
+    INSERT INTO device_twin (${TWIN_COLUMNS}, deviceid, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   removeTwin: 'DELETE FROM device_twin WHERE deviceid = ? AND name = ?',
   // REPLACE deletes the unacked older record of the device (merged into this one by store-batch.ts), and
   // the new row takes a new, higher seq.
   putOutbox: 'INSERT OR REPLACE INTO outbox (device_id, twins, created_at) VALUES (?, ?, ?)',
-  outboxOf: 'SELECT twins, created_at FROM outbox WHERE device_id = ?',
+  outboxOf: 'SELECT seq, twins, created_at FROM outbox WHERE device_id = ?',
   outbox: 'SELECT seq, device_id, twins, created_at FROM outbox ORDER BY seq LIMIT ?',
   ackOutbox: 'DELETE FROM outbox WHERE seq = ?',
   outboxDepth: 'SELECT count(*) FROM outbox',
@@ -72,11 +71,11 @@ const SQL = {
 
 export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
 
-/** Every statement the store runs, prepared once; `exists` and `outboxDepth` return their single column. */
+/** Every statement the store runs, prepared once; `deviceIds` and `outboxDepth` return their single column. */
 export function statements(db: Database.Database): Statements {
   const prepared = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => [key, db.prepare(sql)]));
   const result = prepared as Statements;
-  result.exists.pluck();
+  result.deviceIds.pluck();
   result.outboxDepth.pluck();
   return result;
 }

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type { MsgTwin } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
-import { type OutboxEntry, WriteBatch } from './store-batch.js';
+import { type OutboxEntry, OutboxMirror, WriteBatch } from './store-batch.js';
 import { TwinStoreUnknownDevice } from './store-errors.js';
 import { GroupCommit } from './store-group-commit.js';
 import { migrate } from './store-migrations.js';
@@ -86,21 +86,27 @@ export class TwinStore {
   private readonly queue: GroupCommit<Operation>;
   private closed = false;
   private readonly sql: Statements;
+  private readonly mirror: OutboxMirror;
   private batch: WriteBatch;
+  /** The ids in the device table, so that a write finds its device without a query. */
+  private readonly known: Set<string>;
 
   private constructor(
     private readonly db: Database.Database,
     options: TwinStoreOptions,
   ) {
     this.sql = statements(db);
-    this.batch = new WriteBatch(this.sql);
+    this.known = new Set(this.sql.deviceIds.all() as string[]);
+    this.mirror = new OutboxMirror(this.sql);
+    this.batch = new WriteBatch(this.sql, this.mirror);
     const log = options.log ?? silentLogger;
     const hooks = {
       begin: () => {
-        this.batch = new WriteBatch(this.sql);
+        this.batch = new WriteBatch(this.sql, this.mirror);
       },
       apply: (op: Operation) => this.apply(op),
       end: () => this.batch.write(),
+      committed: () => this.batch.committed(),
     };
     this.queue = new GroupCommit(db, hooks, options.maxPending ?? DEFAULT_MAX_PENDING, log);
   }
@@ -167,12 +173,14 @@ export class TwinStore {
           this.sql.insertAttr.run({ deviceid: row.id, ...attrToRow(name, attr) });
       })
       .immediate();
+    this.known.add(row.id);
   }
 
   /** Removes the device with its attributes and twins; its outbox records stay until acked. */
   removeDevice(id: string): void {
     this.queue.flush();
     this.sql.removeDevice.run(id);
+    this.known.delete(id);
   }
 
   devices(): DeviceRow[] {
@@ -245,6 +253,7 @@ export class TwinStore {
         for (const seq of seqs) this.sql.ackOutbox.run(seq);
       })
       .immediate();
+    this.mirror.acked(seqs);
   }
 
   outboxDepth(): number {
@@ -284,7 +293,7 @@ export class TwinStore {
    * staged in the batch, which writes them, coalesced, at the end of the transaction.
    */
   private apply(op: Operation): void {
-    if (this.sql.exists.get(op.id) === undefined) throw new TwinStoreUnknownDevice(op.id);
+    if (!this.known.has(op.id)) throw new TwinStoreUnknownDevice(op.id);
     if (op.kind === 'state') {
       this.sql.setState.run(op.state, op.lastOnline, op.id);
       return;

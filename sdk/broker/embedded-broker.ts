@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
 import { type Logger, silentLogger } from '../logger.js';
-import { memoryDuplexPair } from './memory-duplex.js';
+import { BrokerInterest } from './interest.js';
+import { LocalTransport } from './local-transport.js';
 
 /** KubeEdge's internal MQTT port (`mqttMode: internal`). */
 export const EMBEDDED_BROKER_PORT = 1884;
@@ -26,11 +26,10 @@ export interface EmbeddedBroker {
   host: string;
   port: number;
   /**
-   * A client connection from this process with no socket: an in-memory stream that the broker serves as it
-   * serves a TCP client (the same MQTT packets, authentication, QoS and retained messages). Give it to
-   * EventBus's `stream` option. Once the broker is stopped, the stream returned is already closed.
+   * A way into the broker from this process with no socket and no MQTT (LocalTransport): give it to
+   * EventBus's `transport` option. Once the broker is stopped, an EventBus on it is disconnected.
    */
-  connectInProcess(): Duplex;
+  localTransport(): LocalTransport;
   /** Closes the listener, every client connection and the broker. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -56,6 +55,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     log.debug({ client: client.id, err: error.message }, 'connection error'),
   );
 
+  const interest = new BrokerInterest(broker);
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -64,19 +64,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
-  const streams = new Set<Duplex>();
-  let stopping: Promise<void> | undefined;
-  const connectInProcess = (): Duplex => {
-    const [client, server] = memoryDuplexPair();
-    if (stopping) {
-      process.nextTick(() => client.destroy());
-      return client;
-    }
-    streams.add(server);
-    server.once('close', () => streams.delete(server));
-    broker.handle(server);
-    return client;
-  };
   const closeBroker = () => new Promise<void>((resolve) => broker.close(() => resolve()));
   try {
     await listen(server, options.port ?? EMBEDDED_BROKER_PORT, host);
@@ -90,11 +77,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url }, 'embedded MQTT broker listening');
 
+  let stopping: Promise<void> | undefined;
   const stop = async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await closeBroker();
     for (const socket of sockets) socket.destroy();
-    for (const stream of streams) stream.destroy();
     await closed;
     await new Promise(setImmediate); // the listener's handle is released just after its close callback
     log.info({ url }, 'embedded MQTT broker stopped');
@@ -103,7 +90,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     url,
     host,
     port,
-    connectInProcess,
+    localTransport: () => new LocalTransport(broker, interest),
     stop() {
       stopping ??= stop();
       return stopping;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validatorFor } from '../../device-models/ajv.js';
@@ -13,12 +12,13 @@ import {
 import type { Logger } from '../logger.js';
 import { EventBus, type EventBusOptions } from './event-bus.js';
 import { dataUpdate, stateUpdate, twinUpdate, twinUpdateDelta, twinUpdateResult } from './topics.js';
+import type { BusTransport } from './transport.js';
 
 /** A broker the contract runs against; `stop` is called once, after the suite. */
 export interface ContractBroker {
   url: string;
-  /** When set, every bus connects over a stream from it (EventBusOptions.stream) instead of a socket to url. */
-  stream?: () => Duplex;
+  /** When set, every bus reaches the broker by a transport from it (EventBusOptions.transport), not the url. */
+  transport?: () => BusTransport;
   stop(): Promise<void>;
 }
 
@@ -102,8 +102,8 @@ export function eventBusContract(name: string, getBroker: () => Promise<Contract
     let ns: string;
     const buses: EventBus[] = [];
     const open = async (options: EventBusOptions = {}) => {
-      const stream = broker.stream;
-      const bus = await EventBus.connect(broker.url, stream ? { stream, ...options } : options);
+      const transport = broker.transport?.();
+      const bus = await EventBus.connect(broker.url, transport ? { transport, ...options } : options);
       buses.push(bus);
       return bus;
     };

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { Type } from '@sinclair/typebox';
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../broker/embedded-broker.js';
 import { EventBus } from './event-bus.js';
 import { eventBusContract } from './event-bus-contract.js';
-import { stateUpdate } from './topics.js';
+import { ANY_DEVICE, stateUpdate } from './topics.js';
 
 eventBusContract('embedded aedes broker', () => startEmbeddedBroker({ port: 0 }));
-eventBusContract('embedded aedes broker, in-process streams', async () => {
+eventBusContract('embedded aedes broker, in-process transport', async () => {
   const broker = await startEmbeddedBroker({ port: 0 });
-  return { url: broker.url, stop: broker.stop, stream: broker.connectInProcess };
+  return { url: broker.url, stop: broker.stop, transport: broker.localTransport };
 });
 
 const external = process.env.MQTT_URL;
@@ -90,35 +91,43 @@ describe('embedded broker and EventBus connection handling', () => {
     expectNoMoreHandles(before);
   });
 
-  it('serves in-process clients with no socket, with the same credentials, beside TCP clients', async () => {
+  it('serves an in-process bus with no socket and no credentials, beside TCP clients that need them', async () => {
     const broker = await started({ username: 'edge', password: 's3cret' });
     const before = handles();
-    const inProcess = await EventBus.connect(broker.url, {
-      stream: broker.connectInProcess,
-      username: 'edge',
-      password: 's3cret',
-    });
+    const inProcess = await EventBus.connect(broker.url, { transport: broker.localTransport() });
     expect(handles().sockets).toBe(before.sockets);
-    await expect(
-      EventBus.connect(broker.url, { stream: broker.connectInProcess, username: 'edge', password: 'x' }),
-    ).rejects.toMatchObject({ code: 'EVENTBUS_REFUSED' });
+    await expect(EventBus.connect(broker.url, { username: 'edge', password: 'x' })).rejects.toMatchObject({
+      code: 'EVENTBUS_REFUSED',
+    });
     const tcp = await EventBus.connect(broker.url, { username: 'edge', password: 's3cret' });
     cleanups.push(() => tcp.close());
     const id = `et-${randomUUID().slice(0, 8)}/dev`;
     const heard = async (bus: EventBus) => {
-      let got!: (state: string) => void;
-      const received = new Promise<string>((resolve) => (got = resolve));
-      await bus.subscribe(stateUpdate(id), Type.Object({ state: Type.String() }), (_t, p) => got(p.state));
-      return { received };
+      const states: string[] = [];
+      let got!: () => void;
+      const both = new Promise<void>((resolve) => (got = resolve));
+      await bus.subscribe(stateUpdate(id), Type.Object({ state: Type.String() }), (_t, p) => {
+        states.push(p.state);
+        if (states.length === 2) got();
+      });
+      return { states, both };
     };
-    const [byTcp, inProc] = [(await heard(tcp)).received, (await heard(inProcess)).received];
+    const byTcp = await heard(tcp);
+    const inProc = await heard(inProcess);
     await inProcess.publishState(id, 'online');
-    expect(await byTcp).toBe('online');
-    expect(await inProc).toBe('online');
+    await tcp.publishState(id, 'offline');
+    await Promise.all([byTcp.both, inProc.both]);
+    expect(byTcp.states).toEqual(['online', 'offline']);
+    expect(inProc.states).toEqual(['online', 'offline']);
 
-    await broker.stop(); // closes in-process connections too
+    await broker.stop();
     expect(inProcess.connected).toBe(false);
+    await expect(inProcess.publishState(id, 'online')).rejects.toMatchObject({ code: 'EVENTBUS_CLOSED' });
     await inProcess.close();
+    await expect(EventBus.connect(broker.url, { transport: broker.localTransport() })).rejects.toMatchObject({
+      code: 'EVENTBUS_REFUSED',
+      message: 'the embedded broker is stopped',
+    });
     expectNoMoreHandles(before);
   });
 
@@ -170,6 +179,55 @@ describe('embedded broker and EventBus connection handling', () => {
     for (const socket of sockets) socket.destroy();
     await Promise.all([...sockets].map((s) => new Promise((resolve) => s.once('close', resolve))));
     expectNoMoreHandles(before);
+  });
+
+  it("tells an in-process bus who can hear a topic: MQTT clients' filters, kept while a persistent session is away", async () => {
+    const broker = await started();
+    const local = await EventBus.connect(broker.url, { transport: broker.localTransport() });
+    cleanups.push(() => local.close());
+    const id = `et-${randomUUID().slice(0, 8)}/dev`;
+    const topic = stateUpdate(id);
+    expect(local.heard(topic)).toBe(false);
+    // aedes publishes $SYS/…/disconnect/clients once a client is gone and its filters are forgotten.
+    const gone: string[] = [];
+    const waiters = new Map<string, () => void>();
+    await local.subscribe('$SYS/+/disconnect/clients', Type.Unknown(), () => {});
+    const disconnected = (clientId: string) => new Promise<void>((resolve) => waiters.set(clientId, resolve));
+    const sys = mqtt.connect(broker.url, { clientId: `sys-${id}` });
+    cleanups.push(() => sys.endAsync());
+    await sys.subscribeAsync('$SYS/+/disconnect/clients');
+    sys.on('message', (_t, payload) => {
+      gone.push(payload.toString());
+      waiters.get(payload.toString())?.();
+    });
+
+    const clean = mqtt.connect(broker.url, { clientId: `clean-${id}`, clean: true });
+    await clean.subscribeAsync(stateUpdate(ANY_DEVICE), { qos: 1 });
+    expect(local.heard(topic)).toBe(true);
+    expect(local.heard(stateUpdate(`${id}x`))).toBe(true);
+    await clean.unsubscribeAsync(stateUpdate(ANY_DEVICE));
+    expect(local.heard(topic)).toBe(false);
+    await clean.subscribeAsync(topic);
+    expect(local.heard(topic)).toBe(true);
+    const cleanGone = disconnected(`clean-${id}`);
+    await clean.endAsync();
+    await cleanGone;
+    expect(local.heard(topic)).toBe(false);
+
+    const persistent = mqtt.connect(broker.url, { clientId: `keep-${id}`, clean: false });
+    await persistent.subscribeAsync(topic, { qos: 1 });
+    const persistentGone = disconnected(`keep-${id}`);
+    await persistent.endAsync();
+    await persistentGone;
+    expect(local.heard(topic)).toBe(true); // aedes queues QoS 1 messages for it
+
+    const other = await EventBus.connect(broker.url, { transport: broker.localTransport() });
+    const otherTopic = stateUpdate(`${id}-other`);
+    await other.subscribe(otherTopic, Type.Unknown(), () => {});
+    expect(local.heard(otherTopic)).toBe(true);
+    await other.close();
+    expect(local.heard(otherTopic)).toBe(false);
+    expect(gone).toEqual([`clean-${id}`, `keep-${id}`]);
   });
 
   it('refuses to start on a port that is taken, leaving nothing behind', async () => {

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import type { Static, TSchema } from '@sinclair/typebox';
-import mqtt, { type IClientOptions, type IStream, MqttClient } from 'mqtt';
 import { EdgetwinError } from '../../device-models/errors.js';
 import {
   DataUpdate,
@@ -32,6 +30,7 @@ import {
   twinUpdate,
   twinUpdateDelta,
 } from './topics.js';
+import { type BusTransport, MqttTransport } from './transport.js';
 
 export { EventBusError, type EventBusErrorCode } from './topics.js';
 
@@ -68,11 +67,11 @@ export interface EventBusOptions {
   /** Messages waiting for a busy handler, per subscription, before new ones are dropped (default 1000). */
   maxPending?: number;
   /**
-   * Opens the connection instead of a socket to the url (called again on each reconnect): e.g. the embedded
-   * broker's `connectInProcess`, for a client in the broker's own process. The url then only names the broker
-   * in logs and errors. MQTT is spoken over the stream as over a socket.
+   * Reaches the broker this way instead of an MQTT connection to the url: e.g. the embedded broker's
+   * `localTransport()`, for a client in the broker's own process (no socket, no MQTT packets, no
+   * credentials). The url then only names the broker in logs and errors. The EventBus owns and closes it.
    */
-  stream?: () => Duplex;
+  transport?: BusTransport;
 }
 
 /** Options of `subscribe`. */
@@ -113,7 +112,6 @@ interface Subscription {
 }
 
 const DEFAULT_MAX_PAYLOAD = 64 * 1024;
-const CLOSE_GRACE_MS = 2000;
 
 /**
  * A client of KubeEdge's edge EventBus (MQTT 3.1.1, so that it works with aedes and mosquitto alike).
@@ -131,27 +129,19 @@ export class EventBus implements DeviceBus {
   private readonly connectListeners = new Set<() => void>();
   private readonly inflight = new Set<(error: Error) => void>();
   private readonly maxPayloadBytes: number;
-  private everConnected = false;
   private closed = false;
   private closing?: Promise<void>;
 
   private constructor(
-    private readonly client: MqttClient,
+    private readonly transport: BusTransport,
     private readonly url: string,
     private readonly log: Logger,
     private readonly options: EventBusOptions,
   ) {
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
-    client.on('message', (topic, payload) => this.dispatch(topic, payload));
-    client.on('error', (error) => this.log.warn({ url, err: error.message }, 'EventBus connection error'));
-    client.on('offline', () => {
-      if (!this.closed) this.log.warn({ url }, 'EventBus offline; reconnecting');
-    });
-    client.on('connect', () => {
-      // As the embedded broker does: no Nagle delay on small, latency-bound packets (a TCP or TLS socket).
-      (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
-      if (this.everConnected) void this.restore();
-      this.everConnected = true;
+    transport.listen({
+      message: (topic, payload) => this.dispatch(topic, payload),
+      reconnected: () => void this.restore(),
     });
   }
 
@@ -163,23 +153,22 @@ export class EventBus implements DeviceBus {
   static async connect(url: string, options: EventBusOptions = {}): Promise<EventBus> {
     const log = (options.log ?? silentLogger).child({ module: 'eventbus' });
     const timeoutMs = options.connectTimeoutMs ?? 5000;
-    const mqttOptions: IClientOptions = {
-      protocolVersion: 4,
-      clean: true,
-      resubscribe: false,
-      clientId: options.clientId ?? `edgetwin-${randomUUID().slice(0, 8)}`,
-      connectTimeout: timeoutMs,
-      reconnectPeriod: options.reconnectPeriodMs ?? 1000,
-      ...(options.username !== undefined ? { username: options.username } : {}),
-      ...(options.password !== undefined ? { password: options.password } : {}),
-    };
-    const open = options.stream;
-    const client = open
-      ? new MqttClient(() => open() as IStream, mqttOptions)
-      : mqtt.connect(url, mqttOptions);
-    const bus = new EventBus(client, url, log, options);
+    const transport =
+      options.transport ??
+      new MqttTransport(
+        url,
+        {
+          clientId: options.clientId ?? `edgetwin-${randomUUID().slice(0, 8)}`,
+          connectTimeoutMs: timeoutMs,
+          reconnectPeriodMs: options.reconnectPeriodMs ?? 1000,
+          ...(options.username !== undefined ? { username: options.username } : {}),
+          ...(options.password !== undefined ? { password: options.password } : {}),
+        },
+        log,
+      );
+    const bus = new EventBus(transport, url, log, options);
     try {
-      await bus.firstConnect(timeoutMs);
+      await transport.open(timeoutMs);
     } catch (error) {
       await bus.close();
       throw error;
@@ -190,7 +179,16 @@ export class EventBus implements DeviceBus {
 
   /** Whether the connection is up now. */
   get connected(): boolean {
-    return !this.closed && this.client.connected;
+    return !this.closed && this.transport.connected;
+  }
+
+  /**
+   * Whether a message published on `topic` now would reach anyone. Only an in-process bus on the embedded
+   * broker can tell (it sees every subscription there); on an MQTT connection this is always true. A
+   * publisher may skip building a payload nobody hears.
+   */
+  heard(topic: string): boolean {
+    return this.transport.heard?.(topic) ?? true;
   }
 
   /** Calls `listener` after every reconnect, once subscriptions are restored. Returns its remover. */
@@ -347,8 +345,8 @@ export class EventBus implements DeviceBus {
     };
     this.hold(sub);
     try {
-      const granted = await this.track(this.client.subscribeAsync(filter, { qos: sub.qos }));
-      if (granted.some((g) => g.qos === 128))
+      const granted = await this.track(this.transport.subscribe({ [filter]: sub.qos }));
+      if (!granted)
         throw new EventBusError(
           'EVENTBUS_SUBSCRIBE_REFUSED',
           `the broker refused a subscription to ${filter}`,
@@ -361,7 +359,7 @@ export class EventBus implements DeviceBus {
       if (!sub.active) return;
       this.remove(sub);
       if (this.closed || this.filterCount.has(filter)) return;
-      await this.track(this.client.unsubscribeAsync(filter)).catch((error: Error) =>
+      await this.track(this.transport.unsubscribe(filter)).catch((error: Error) =>
         this.log.debug({ filter, err: error.message }, 'unsubscribe failed'),
       );
     };
@@ -383,13 +381,13 @@ export class EventBus implements DeviceBus {
         `${body.length} bytes for ${topic} exceed the limit of ${this.maxPayloadBytes}`,
       );
     const maxQueued = this.options.maxQueued ?? 1000;
-    if (!this.client.connected && this.client.queue.length >= maxQueued)
+    if (!this.transport.connected && this.transport.queued >= maxQueued)
       throw new EventBusError(
         'EVENTBUS_QUEUE_FULL',
         `EventBus offline and ${maxQueued} publishes already wait`,
       );
     const qos = options.qos ?? 0;
-    await this.track(this.client.publishAsync(topic, body, { qos, retain: options.retain ?? false }));
+    await this.track(this.transport.publish(topic, body, qos, options.retain ?? false));
   }
 
   /** Disconnects and releases every socket and timer; pending publishes reject. Safe to call twice. */
@@ -408,63 +406,16 @@ export class EventBus implements DeviceBus {
     const error = new EventBusError('EVENTBUS_CLOSED', 'the EventBus was closed');
     for (const reject of this.inflight) reject(error);
     this.inflight.clear();
-    let timer: NodeJS.Timeout | undefined;
-    const ended = this.client
-      .endAsync(!this.client.connected)
-      .catch((e: Error) => this.log.debug({ err: e.message }, 'EventBus end failed'))
-      .then(() => streamClosed(this.client.stream));
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.client.stream?.destroy();
-        resolve(streamClosed(this.client.stream));
-      }, CLOSE_GRACE_MS);
-    });
-    await Promise.race([ended, late]);
-    clearTimeout(timer);
-    await new Promise(setImmediate); // the socket's handle is released just after its close event
-  }
-
-  private firstConnect(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let lastError: Error | undefined;
-      const settle = (error?: Error) => {
-        clearTimeout(timer);
-        this.client.off('connect', onConnect);
-        this.client.off('error', onError);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onConnect = () => settle();
-      const onError = (error: Error & { code?: unknown }) => {
-        lastError = error;
-        if (typeof error.code === 'number')
-          settle(
-            new EventBusError('EVENTBUS_REFUSED', `${this.url} refused the connection: ${error.message}`, {
-              cause: error,
-            }),
-          );
-      };
-      const timer = setTimeout(() => {
-        const last = lastError ? ` (last error: ${lastError.message})` : '';
-        settle(
-          new EventBusError(
-            'EVENTBUS_CONNECT_TIMEOUT',
-            `no answer (CONNACK) from ${this.url} within ${timeoutMs} ms${last}`,
-          ),
-        );
-      }, timeoutMs);
-      this.client.on('connect', onConnect);
-      this.client.on('error', onError);
-    });
+    await this.transport.close();
   }
 
   /** After a reconnect (clean session): subscribes to every filter again, then tells the listeners. */
   private async restore(): Promise<void> {
-    const filters: Record<string, { qos: 0 | 1 }> = {};
+    const filters: Record<string, 0 | 1> = {};
     for (const { filter, qos } of this.subscriptions)
-      filters[filter] = { qos: Math.max(qos, filters[filter]?.qos ?? 0) as 0 | 1 };
+      filters[filter] = Math.max(qos, filters[filter] ?? 0) as 0 | 1;
     try {
-      if (Object.keys(filters).length > 0) await this.track(this.client.subscribeAsync(filters));
+      if (Object.keys(filters).length > 0) await this.track(this.transport.subscribe(filters));
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'EventBus could not restore subscriptions');
       return;
@@ -574,12 +525,6 @@ export class EventBus implements DeviceBus {
       work.then(resolve, reject).finally(() => this.inflight.delete(reject));
     });
   }
-}
-
-/** Resolves once the socket under the client has closed. */
-function streamClosed(stream: IStream | undefined): Promise<void> {
-  if (!stream || stream.closed) return Promise.resolve();
-  return new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }
 
 /** A fresh `event_id` and `timestamp` (ms), as every KubeEdge payload carries. */
