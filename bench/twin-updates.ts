@@ -83,13 +83,14 @@ async function run(dir: string, count: number, external?: string): Promise<Run> 
       (c, i) => c.publishAsync(echoTopic, report(i), { qos: 1 }),
       echoTopic,
     );
-    const twinOf = (value?: string) =>
+    const twinOf = (value?: string, n = count) =>
       pipeline(
         edge.brokerUrl,
-        count,
+        n,
         (c, i) => c.publishAsync(`$hw/events/device/${ID}/twin/update`, report(i, value), { qos: 1 }),
         `$hw/events/device/${ID}/twin/update/result`,
       );
+    await twinOf(undefined, count / 10); // warm-up: JIT, SQLite's page cache, the WAL
     const twin = await twinOf();
     const repeated = await twinOf('21');
     return { echo, twin, repeated };

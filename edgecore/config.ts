@@ -67,6 +67,15 @@ export const EdgeConfig = Closed({
       description: 'Ceiling of the reconnect backoff.',
     }),
   }),
+  twin: Closed({
+    writeBehindMs: Type.Integer({
+      minimum: 0,
+      default: 5000,
+      description:
+        'Reported values that nobody waits on (no subscriber to their update/result) are committed at most ' +
+        'this long after they arrive, newest per twin; 0 commits every report before its result, as KubeEdge does.',
+    }),
+  }),
   mappers: Closed({
     inProcess: Type.Boolean({
       default: true,
@@ -97,6 +106,7 @@ export function edgeConfig(overrides: unknown = {}): EdgeConfig {
       keepaliveSeconds: 15,
       reconnectMaxSeconds: 30,
     },
+    twin: { writeBehindMs: 5000 },
     mappers: { inProcess: true },
   };
   const merged = merge(defaults, overrides) as EdgeConfig;

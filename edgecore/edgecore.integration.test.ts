@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   loadDevices,
@@ -253,6 +255,69 @@ describe('edgecore', () => {
       'edgetwin_twin_delta_properties',
     ])
       expect(metrics).toContain(name);
+  });
+
+  it('stores a report before its result when someone waits for it, and writes the others behind, committed at stop', async () => {
+    await startEdge({ mappers: { inProcess: false }, twin: { writeBehindMs: 3_600_000 } });
+    const file = join(dir, 'data', 'edgetwin.db');
+    /** The temperature in the file, as another connection sees it. */
+    const stored = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const row = db
+          .prepare("SELECT actual FROM device_twin WHERE deviceid = ? AND name = 'temperature'")
+          .get(ID) as { actual: string | null } | undefined;
+        return row?.actual ?? null;
+      } finally {
+        db.close();
+      }
+    };
+    const base = `$hw/events/device/${ID}/twin/update`;
+    const documents = await watchTopics(edge!.brokerUrl, `${base}/document`);
+    const client = await mqtt.connectAsync(edge!.brokerUrl, { protocolVersion: 4 });
+    try {
+      const before = stored();
+      const report = (value: string) =>
+        client.publishAsync(
+          base,
+          JSON.stringify({
+            event_id: value,
+            timestamp: Date.now(),
+            twin: { temperature: { actual: { value } } },
+          }),
+          { qos: 1 },
+        );
+      const applied = (value: string) =>
+        documents.next(
+          (m) =>
+            (m.payload.twin as Record<string, { current: { actual?: { value: string } } }>).temperature
+              ?.current.actual?.value === value,
+        );
+
+      await report('20.5');
+      await applied('20.5');
+      expect(stored()).toBe(before); // nobody waits on its result: held
+
+      await client.subscribeAsync(`${base}/result`, { qos: 1 });
+      const result = new Promise<void>((resolve) =>
+        client.on('message', (_topic, payload) => {
+          if ((JSON.parse(payload.toString()) as { event_id: string }).event_id === '21.5') resolve();
+        }),
+      );
+      await report('21.5');
+      await result;
+      expect(stored()).toBe('21.5'); // its result is the durable acknowledgement
+
+      await client.unsubscribeAsync(`${base}/result`);
+      await report('22.5');
+      await applied('22.5');
+      expect(stored()).toBe('21.5');
+      await edge!.stop();
+      expect(stored()).toBe('22.5');
+    } finally {
+      await client.endAsync();
+      await documents.close();
+    }
   });
 
   it('re-reads the devices directory on change and publishes membership/updated', async () => {

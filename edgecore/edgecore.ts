@@ -82,6 +82,7 @@ export class EdgeCore {
       await mkdir(config.dataDir, { recursive: true });
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
         log: log.child({ module: 'edgecore:store' }),
+        writeBehindMs: config.twin.writeBehindMs,
       });
       this.brokerUrl = await this.startBroker();
       // With the embedded broker, edgecore's own bus (twin module, in-process mappers) needs no loopback socket.

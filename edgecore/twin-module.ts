@@ -37,6 +37,12 @@ export class TwinModule {
   /** Per device, the intents of the delta last published (or found empty); in memory, so a restart publishes again. */
   private readonly published = new Map<string, DeltaIntents>();
   private readonly unsubscribe: (() => Promise<void>)[] = [];
+  /**
+   * Per device, the writes waiting for their commit. While one waits, every update of the device waits for
+   * its own commit too: its delta (published after the commit) may carry the waiting write's desired value,
+   * which must not reach a device before it is stored.
+   */
+  private readonly committing = new Map<string, number>();
 
   constructor(private readonly ctx: EdgeContext) {}
 
@@ -139,6 +145,8 @@ export class TwinModule {
     if (!device) return this.refuse(id, { ok: false, code: 404, reason: `no device ${id}` }, eventId);
     const modelProblem = checkAgainstModel(device, update);
     if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, eventId);
+    const { bus } = this.ctx;
+    const result = topics.twinUpdateResult(id);
     const previous = this.cache.get(id) ?? {};
     const applied = applyUpdate(previous, update, { source, now: Date.now() });
     if (!applied.ok) return this.refuse(id, applied, eventId);
@@ -151,27 +159,37 @@ export class TwinModule {
       );
       // Beyond KubeEdge, a cloud sync the edge took goes back too: the cloud shows it as observedDesired.
       const sync = source === 'cloud' ? { ...changedTwins, ...applied.sync } : applied.sync;
-      try {
-        await this.ctx.store.write(id, changedTwins, sync);
-        if (Object.keys(sync).length > 0) this.ctx.cloud?.notifyOutbox();
-      } catch (error) {
-        // Not stored, so not acknowledged: undo it unless a later update has been applied on top.
-        if (this.cache.get(id) === applied.twins) this.cache.set(id, previous);
-        return this.refuse(
-          id,
-          { ok: false, code: 503, reason: `not stored: ${(error as Error).message}` },
-          eventId,
+      if (source === 'edge' && !this.committing.has(id) && reportsOnly(update) && !bus.heard(result)) {
+        // Reported values that nobody waits on: written behind (twin.writeBehindMs), coalesced per twin.
+        void this.ctx.store.writeBehind(id, changedTwins, sync).then(
+          () => this.ctx.cloud?.notifyOutbox(),
+          () => {}, // the store logs it
         );
-      }
+      } else
+        try {
+          this.committing.set(id, (this.committing.get(id) ?? 0) + 1);
+          await this.ctx.store.write(id, changedTwins, sync);
+          if (Object.keys(sync).length > 0) this.ctx.cloud?.notifyOutbox();
+        } catch (error) {
+          // Not stored, so not acknowledged: undo it unless a later update has been applied on top.
+          if (this.cache.get(id) === applied.twins) this.cache.set(id, previous);
+          return this.refuse(
+            id,
+            { ok: false, code: 503, reason: `not stored: ${(error as Error).message}` },
+            eventId,
+          );
+        } finally {
+          const left = (this.committing.get(id) ?? 1) - 1;
+          if (left > 0) this.committing.set(id, left);
+          else this.committing.delete(id);
+        }
       this.ctx.metrics.twinUpdates.inc({ source: label });
     }
     // Acknowledged only now, after commit; issued in order (result → document → delta) without a round trip each.
     const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
-    const { bus } = this.ctx;
     const sent: Promise<void>[] = [];
     // Built and sent only when someone can hear it: an in-process mapper reporting every second has no
     // subscriber on its result, and encoding every twin of it each time cost more than storing them.
-    const result = topics.twinUpdateResult(id);
     if (bus.heard(result)) sent.push(bus.publish(result, { ...stamp, twin: applied.result }, { qos: 1 }));
     // Only when a value, type or `optional` changed: a mapper repeating what it read gets its result (with
     // the new versions), and the cloud its sync, but apps are not told of a change that did not happen.
@@ -294,6 +312,15 @@ export class TwinModule {
       devices,
     });
   }
+}
+
+/** Whether an update only reports values: no desired value, no twin removed. */
+function reportsOnly(update: MsgTwinMap): boolean {
+  for (const key in update) {
+    const twin = update[key];
+    if (twin == null || twin.expected !== undefined || twin.expected_version !== undefined) return false;
+  }
+  return true;
 }
 
 /** Desired values must fit the model: writable, the right type, within minimum/maximum. */

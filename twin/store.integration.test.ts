@@ -43,6 +43,16 @@ function peek<T>(sql: string, ...params: unknown[]): T[] {
   }
 }
 
+/** A store that was closed: what a late caller holds. */
+function reopenClosed(): TwinStore {
+  const closed = TwinStore.open(file, { writeBehindMs: 1000 });
+  closed.close();
+  return closed;
+}
+
+/** A reported value. */
+const v = (value: string): MsgTwin => ({ actual: { value } });
+
 function reopen(): TwinStore {
   store.close();
   store = TwinStore.open(file);
@@ -203,8 +213,6 @@ describe('devices', () => {
 });
 
 describe('outbox', () => {
-  const v = (value: string): MsgTwin => ({ actual: { value } });
-
   it('keeps one record per device, the newest state of each twin, oldest first, until acked', async () => {
     store.upsertDevice({ id: 'default/b' });
     await store.write(ID, {}, { p1: v('1'), p2: v('1') });
@@ -386,6 +394,45 @@ describe('file', () => {
     expect(store.twins(ID)).toEqual({ t: full });
     expect(store.device(ID)).toMatchObject({ state: 'online', lastOnline: 'now' });
     expect(store.outbox()).toEqual([expect.objectContaining({ deviceId: ID, twins: { t: full } })]);
+  });
+
+  it('writeBehind holds reports, newest per twin, and commits them in one transaction after the period', async () => {
+    store.close();
+    store = TwinStore.open(file, { writeBehindMs: 20 });
+    store.upsertDevice({ id: 'default/b' });
+    const before = store.commits;
+    const held = [
+      store.writeBehind(ID, { t: v('1'), u: v('1') }, { t: v('1'), u: v('1') }),
+      store.writeBehind(ID, { t: v('2') }, { t: v('2') }),
+      store.writeBehind('default/b', { t: v('b') }, { t: v('b') }),
+    ];
+    await Promise.all(held);
+    expect(store.commits - before).toBe(1);
+    expect(store.twins(ID)).toEqual({ t: v('2'), u: v('1') });
+    expect(store.twins('default/b')).toEqual({ t: v('b') });
+    expect(store.outbox().map((r) => [r.deviceId, r.twins])).toEqual([
+      [ID, { t: v('2'), u: v('1') }],
+      ['default/b', { t: v('b') }],
+    ]);
+  });
+
+  it('a write wins over what writeBehind holds of the same twin; removeDevice and close() commit what is held', async () => {
+    store.close();
+    store = TwinStore.open(file, { writeBehindMs: 3_600_000 });
+    store.upsertDevice({ id: 'default/b' });
+    const held = store.writeBehind(ID, { t: v('held'), u: v('held') }, { t: v('held'), u: v('held') });
+    await store.write(ID, { t: v('written') }, { t: v('written') });
+    expect(store.twins(ID)).toEqual({ t: v('written') }); // u is still held: reads see committed state
+    const heldOfB = store.writeBehind('default/b', { t: v('b') }, { t: v('b') });
+    store.removeDevice('default/b');
+    await heldOfB;
+    expect(store.outbox().find((r) => r.deviceId === 'default/b')?.twins).toEqual({ t: v('b') });
+    store.close();
+    await held;
+    store = TwinStore.open(file);
+    expect(store.twins(ID)).toEqual({ t: v('written'), u: v('held') });
+    expect(store.outbox().find((r) => r.deviceId === ID)?.twins).toEqual({ t: v('written'), u: v('held') });
+    await expect(reopenClosed().writeBehind(ID, { t: v('late') })).rejects.toBeInstanceOf(TwinStoreClosed);
   });
 
   it('keeps the objects cloudcore sent, one per key, across a reopen', () => {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { MsgTwin } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
 import { type OutboxEntry, OutboxMirror, WriteBatch } from './store-batch.js';
-import { TwinStoreUnknownDevice } from './store-errors.js';
+import { TwinStoreClosed, TwinStoreUnknownDevice } from './store-errors.js';
 import { GroupCommit } from './store-group-commit.js';
 import { migrate } from './store-migrations.js';
 import { type AttrRow, attrToRow, rowToAttr, rowToTwin, type TwinRow, twinToRow } from './store-rows.js';
@@ -60,7 +60,28 @@ export interface TwinStoreOptions {
   maxPending?: number;
   /** How long a statement waits for another connection's lock, in ms (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * How long `writeBehind` holds what it is given before committing it, ms (default 5000); 0 commits it like
+   * `write`. What is held is coalesced: a device reporting every second writes its rows once per period.
+   */
+  writeBehindMs?: number;
 }
+
+/** Default of `writeBehindMs`. */
+export const DEFAULT_WRITE_BEHIND_MS = 5000;
+
+/** What `writeBehind` holds for one device until the next flush: the newest row per twin and sync per property. */
+interface Held {
+  twins: Map<string, MsgTwin | null>;
+  outbox: Map<string, MsgTwin | null>;
+  /** When the first of what is held came: it is due writeBehindMs later. */
+  at: number;
+  /** The promise writeBehind hands out for it, and how to settle it. */
+  settled: { promise: Promise<void>; resolve(): void; reject(error: unknown): void };
+}
+
+/** How often held writes are looked at: each device's are committed when due, so commits spread out. */
+const HELD_TICK_MS = 200;
 
 /** Default bound of the write queue, in changes. */
 export const DEFAULT_MAX_PENDING = 100_000;
@@ -90,6 +111,11 @@ export class TwinStore {
   private batch: WriteBatch;
   /** The ids in the device table, so that a write finds its device without a query. */
   private readonly known: Set<string>;
+  private readonly writeBehindMs: number;
+  /** In the order they became held, so the due ones are at the front. */
+  private readonly held = new Map<string, Held>();
+  private heldTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
 
   private constructor(
     private readonly db: Database.Database,
@@ -99,7 +125,9 @@ export class TwinStore {
     this.known = new Set(this.sql.deviceIds.all() as string[]);
     this.mirror = new OutboxMirror(this.sql);
     this.batch = new WriteBatch(this.sql, this.mirror);
+    this.writeBehindMs = options.writeBehindMs ?? DEFAULT_WRITE_BEHIND_MS;
     const log = options.log ?? silentLogger;
+    this.log = log;
     const hooks = {
       begin: () => {
         this.batch = new WriteBatch(this.sql, this.mirror);
@@ -178,6 +206,7 @@ export class TwinStore {
 
   /** Removes the device with its attributes and twins; its outbox records stay until acked. */
   removeDevice(id: string): void {
+    void this.flushHeld();
     this.queue.flush();
     this.sql.removeDevice.run(id);
     this.known.delete(id);
@@ -218,6 +247,12 @@ export class TwinStore {
     changed: Record<string, MsgTwin | null>,
     sync: Record<string, MsgTwin | null> = {},
   ): Promise<void> {
+    const held = this.held.get(id);
+    if (held) {
+      // What this write carries is newer than what is held of the same twins: the flush must not undo it.
+      for (const name of Object.keys(changed)) held.twins.delete(name);
+      for (const name of Object.keys(sync)) held.outbox.delete(name);
+    }
     const twins = Object.entries(changed).map(([name, twin]): [string, TwinRow | null] => [
       name,
       twin && twinToRow(twin),
@@ -227,6 +262,43 @@ export class TwinStore {
     );
     const size = Math.max(1, twins.length + outbox.length);
     return this.queue.enqueue({ kind: 'write', id, twins, outbox, at: Date.now() }, size);
+  }
+
+  /**
+   * Like `write`, but the change is held in memory and committed with everything else held, at most
+   * `writeBehindMs` later (at once when that is 0), newest per twin: for reported values nobody waits on,
+   * so that a device reporting every second does not rewrite its rows every second. A crash loses what is
+   * held; `close()` and `removeDevice` commit it first. Resolves once committed; rejects as `write` does.
+   */
+  writeBehind(
+    id: string,
+    changed: Record<string, MsgTwin | null>,
+    sync: Record<string, MsgTwin | null> = {},
+  ): Promise<void> {
+    if (this.writeBehindMs === 0) return this.write(id, changed, sync);
+    if (this.closed) return Promise.reject(new TwinStoreClosed());
+    let held = this.held.get(id);
+    if (!held) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => {}); // callers that did not wait are told by the log
+      held = { twins: new Map(), outbox: new Map(), at: Date.now(), settled: { promise, resolve, reject } };
+      this.held.set(id, held);
+    }
+    // Encoded when flushed, once per twin however many reports it got (the twin module never modifies a
+    // twin it handed over: an update makes new ones).
+    for (const [name, twin] of Object.entries(changed)) held.twins.set(name, twin);
+    for (const [name, twin] of Object.entries(sync)) held.outbox.set(name, twin);
+    if (!this.heldTimer) {
+      const tick = Math.min(HELD_TICK_MS, this.writeBehindMs);
+      this.heldTimer = setInterval(() => void this.flushHeld(Date.now() - this.writeBehindMs), tick);
+      this.heldTimer.unref();
+    }
+    return held.settled.promise;
   }
 
   /** Queues the device's state (and last online time, kept when not given) like write(). */
@@ -280,9 +352,10 @@ export class TwinStore {
     this.sql.removeCloudObject.run(key);
   }
 
-  /** Commits the queued writes, then closes the database. Safe twice. */
+  /** Commits the held and queued writes, then closes the database. Safe twice. */
   close(): void {
     if (this.closed) return;
+    void this.flushHeld();
     this.closed = true;
     this.queue.close();
     this.db.close();
@@ -300,6 +373,39 @@ export class TwinStore {
     }
     for (const [name, row] of op.twins) this.batch.twin(op.id, name, row);
     this.batch.sync(op.id, op.outbox, op.at);
+  }
+
+  /**
+   * Queues what `writeBehind` holds since `due` or earlier (default: all of it), one write per device, and
+   * settles their promises once committed.
+   */
+  private async flushHeld(due = Number.POSITIVE_INFINITY): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const [id, held] of this.held) {
+      if (held.at > due) break;
+      this.held.delete(id);
+      const twins = [...held.twins].map(([name, twin]): [string, TwinRow | null] => [
+        name,
+        twin && twinToRow(twin),
+      ]);
+      const outbox = [...held.outbox].map(
+        ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
+      );
+      const size = Math.max(1, twins.length + outbox.length);
+      const write = this.queue.enqueue({ kind: 'write', id, twins, outbox, at: held.at }, size);
+      write.then(held.settled.resolve, held.settled.reject);
+      writes.push(write);
+    }
+    if (this.held.size === 0) {
+      clearInterval(this.heldTimer);
+      this.heldTimer = undefined;
+    }
+    const failed = (await Promise.allSettled(writes)).filter((o) => o.status === 'rejected');
+    if (failed.length > 0)
+      this.log.error(
+        { err: ((failed[0] as PromiseRejectedResult).reason as Error)?.message, devices: failed.length },
+        'twin store: reported values held for write-behind were not stored',
+      );
   }
 
   private toDevice(row: DeviceSqlRow): DeviceRow {
