@@ -1,4 +1,5 @@
-import mqtt, { type IClientOptions, type IStream, type MqttClient } from 'mqtt';
+import { createRequire } from 'node:module';
+import type { IClientOptions, IStream, MqttClient } from 'mqtt';
 import type { Logger } from '../logger.js';
 import { EventBusError } from './topics.js';
 
@@ -51,6 +52,12 @@ export interface MqttTransportOptions {
 
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * mqtt.js, loaded on first use: edgecore on its embedded broker (LocalTransport) never needs it, and it costs
+ * ~20 MB of RSS on import.
+ */
+export const loadMqtt = (): typeof import('mqtt') => createRequire(import.meta.url)('mqtt');
+
 /** An MQTT 3.1.1 connection with mqtt.js: clean session, its reconnects, no resubscription of its own. */
 export class MqttTransport implements BusTransport {
   private readonly client: MqttClient;
@@ -73,7 +80,7 @@ export class MqttTransport implements BusTransport {
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
     };
-    const client = mqtt.connect(url, mqttOptions);
+    const client = loadMqtt().connect(url, mqttOptions);
     this.client = client;
     client.on('message', (topic, payload) => this.events?.message(topic, payload));
     client.on('error', (error) => log.warn({ url, err: error.message }, 'EventBus connection error'));

@@ -1,5 +1,6 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { PushMethod } from '../../device-models/index.js';
+import { loadMqtt } from '../eventbus/transport.js';
 import type { Logger } from '../logger.js';
 import type { Pusher, PushSample } from './index.js';
 import { PUSH_QUEUE_LIMIT } from './index.js';
@@ -16,7 +17,7 @@ export class MqttPusher implements Pusher {
     private readonly log: Logger,
   ) {
     const url = (method.address ?? 'mqtt://127.0.0.1:1883').replace(/^tcp:\/\//, 'mqtt://');
-    this.client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 2000, queueQoSZero: false });
+    this.client = loadMqtt().connect(url, { protocolVersion: 4, reconnectPeriod: 2000, queueQoSZero: false });
     this.client.on('error', (error) => log.warn({ err: error.message, url }, 'push broker error'));
   }
 

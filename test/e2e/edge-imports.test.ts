@@ -100,6 +100,13 @@ describe('edgetwin edge, Modbus only, no cloud', () => {
     expect(Object.keys(loaded)).toEqual(expect.arrayContaining(['modbus-serial', 'better-sqlite3', 'aedes']));
   });
 
+  it('loads no MQTT client: its own bus reaches the embedded broker in-process', () => {
+    expect(loaded.mqtt, 'mqtt').toBeUndefined();
+    expect(loaded['mqtt-packet'] ?? [], 'mqtt-packet, other than for aedes').toEqual(
+      expect.not.arrayContaining(['(edgetwin)', 'mqtt']),
+    );
+  });
+
   it('loads no cloud package', () => {
     for (const name of ['@kubernetes/client-node', '@peculiar/x509', 'jose', 'openid-client'])
       expect(loaded[name], name).toBeUndefined();
