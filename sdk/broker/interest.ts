@@ -33,7 +33,7 @@ export class BrokerInterest {
 
   /** Whether a message on `topic` would reach anyone. */
   heard(topic: string): boolean {
-    return this.router.match(topic).length > 0;
+    return this.router.has(topic);
   }
 
   add(owner: string, filter: string): void {

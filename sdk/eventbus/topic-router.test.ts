@@ -98,7 +98,7 @@ describe('TopicRouter', () => {
     expect(router.match('a/b')).toEqual([2]);
   });
 
-  it('answers as topicMatches for arbitrary filters and topics', () => {
+  it('answers as topicMatches for arbitrary filters and topics, match and has alike', () => {
     const level = fc.constantFrom('a', 'b', '', '$x', '+', '#');
     const filter = fc.array(level, { minLength: 1, maxLength: 4 }).map((l) => l.join('/'));
     const topic = fc
@@ -109,6 +109,10 @@ describe('TopicRouter', () => {
         const router = new TopicRouter<string>();
         for (const f of filters) router.add(f, f);
         expect(router.match(t)).toEqual(filters.filter((f) => topicMatches(f, t)));
+        expect(router.has(t)).toBe(filters.some((f) => topicMatches(f, t)));
+        // and once some are removed again (pruned branches must not answer)
+        for (const f of filters.slice(0, filters.length / 2)) router.remove(f, f);
+        expect(router.has(t)).toBe(filters.slice(filters.length / 2).some((f) => topicMatches(f, t)));
       }),
     );
   });

@@ -58,6 +58,12 @@ export class TopicRouter<T> {
     return values;
   }
 
+  /** Whether any filter matches `topic`: `match(topic).length > 0`, without collecting the values. */
+  has(topic: string): boolean {
+    if (this.exact.has(topic)) return true;
+    return this.wildcards > 0 && any(this.root, topic.split('/'), 0, topic.startsWith('$'));
+  }
+
   /** Forgets every filter. */
   clear(): void {
     this.exact.clear();
@@ -105,6 +111,17 @@ function collect<T>(node: TrieNode<T>, levels: string[], i: number, dollar: bool
   if (named) collect(named, levels, i + 1, dollar, found);
   const plus = wild ? node.children.get('+') : undefined;
   if (plus) collect(plus, levels, i + 1, dollar, found);
+}
+
+/** Whether a value under `node` matches `levels` from `i` on (collect's walk, stopping at the first). */
+function any<T>(node: TrieNode<T>, levels: string[], i: number, dollar: boolean): boolean {
+  const wild = !(dollar && i === 0);
+  if (wild && (node.children.get('#')?.values.size ?? 0) > 0) return true;
+  if (i === levels.length) return node.values.size > 0;
+  const named = node.children.get(levels[i]!);
+  if (named && any(named, levels, i + 1, dollar)) return true;
+  const plus = wild ? node.children.get('+') : undefined;
+  return plus !== undefined && any(plus, levels, i + 1, dollar);
 }
 
 function hasWildcard(filter: string): boolean {
