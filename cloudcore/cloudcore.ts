@@ -19,7 +19,10 @@ export interface CloudCoreOptions {
   hosts?: string[];
   /** At most one status patch per device per this many ms. */
   statusIntervalMs?: number;
-  /** `Device` writes Device.status, for KubeEdge CRDs older than DeviceStatus. */
+  /**
+   * Where twins go: `DeviceStatus` (the default; Device.status on a cluster without a DeviceStatus resource, as
+   * with KubeEdge's CRDs), or `Device` for Device.status. Whether the /status subresource exists is discovered.
+   */
   statusTarget?: 'DeviceStatus' | 'Device';
   keepaliveMs?: number;
   resendMs?: number;
@@ -82,11 +85,13 @@ export class CloudCore {
         resendMs: options.resendMs ?? 5_000,
         handlers: {
           devicesOf: (node) => controller.devicesOf(node).map(toNodeObject),
-          nodeOf: (key) => controller.device(key)?.spec.nodeName || undefined,
+          nodeOf: (key) => controller.device(key)?.spec?.nodeName || undefined,
           twins: (key, twins) => status.reportTwins(key, twins),
           state: (key, state) => status.reportState(key, state.state, state.lastOnlineTime),
         },
       });
+      // Discovery first: on a cluster without the device CRDs it names what is missing.
+      await this.status.start();
       await this.controller.start();
       await this.hub.start();
       log.info({ url: this.hub.url }, 'cloudcore started');

@@ -24,6 +24,7 @@ import { TwinStore } from '../twin/store.js';
 import { CloudHub } from './cloudhub.js';
 import type { NodeObject } from './node-session.js';
 import { CloudPki } from './pki.js';
+import { StatusResourceMissing } from './status-mode.js';
 
 /**
  * The edge link end to end without Kubernetes: a real CloudHub (TLS, client certificates, WebSocket), a node
@@ -50,14 +51,19 @@ function memoryCloud() {
   const objects = new Map<string, NodeObject & { node: string }>();
   const reported = new Map<string, MsgTwinMap>();
   const states = new Map<string, string>();
+  /** What writing a report of these devices to Kubernetes fails with. */
+  const failures = new Map<string, Error>();
   return {
     objects,
     reported,
     states,
+    failures,
     handlers: {
       devicesOf: (node: string) => [...objects.values()].filter((o) => o.node === node),
       nodeOf: (key: string) => objects.get(key)?.node,
       async twins(key: string, twins: MsgTwinMap) {
+        const failure = failures.get(key);
+        if (failure) throw failure;
         reported.set(key, { ...reported.get(key), ...twins });
       },
       async state(key: string, state: { state: string }) {
@@ -306,6 +312,43 @@ describe('CloudHub ↔ EdgeHub', () => {
     expect(responses.map((r) => (r.content as { code: number }).code)).toEqual([403, 403, 403, 403]);
     expect(cloud.reported.get(KEY)?.setpoint?.actual?.value).not.toBe('5');
     ws.terminate();
+  });
+
+  it('answers 503 to a report Kubernetes could not take yet, and 404 naming the resource to one it never will', async () => {
+    const [stuck, never] = ['default/stuck', 'default/never'];
+    const object = await sampleObjects('1');
+    for (const key of [stuck, never]) cloud.objects.set(key, { ...object, key, node: 'node-c' });
+    cloud.failures.set(stuck, new Error('connect ECONNREFUSED'));
+    cloud.failures.set(never, new StatusResourceMissing('devices'));
+    await joinNode('node-c');
+    const certs = join(dir, 'node-c', 'certs');
+    const ws = new WebSocket(`wss://${hub.url}/edge`, {
+      ca: await readFile(join(certs, 'ca.crt')),
+      cert: await readFile(join(certs, 'node.crt')),
+      key: await readFile(join(certs, 'node.key')),
+    });
+    const responses: HubMessage[] = [];
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as HubMessage;
+      if (message.route.operation === 'response') responses.push(message);
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    for (const key of [stuck, never])
+      ws.send(
+        JSON.stringify(
+          hubMessage('edgehub', 'update', hubResources.twin('node-c', key), {
+            twin: { setpoint: { actual: { value: '5' } } },
+          }),
+        ),
+      );
+    await waitFor('both answered', () => responses.length >= 2);
+    // The edge resends a 5xx and drops a 4xx.
+    expect(responses.map((r) => r.content)).toEqual([
+      { code: 503, reason: 'not stored: connect ECONNREFUSED' },
+      { code: 404, reason: expect.stringMatching(/devices\.devices\.kubeedge\.io\/v1beta1 is not served/) },
+    ]);
+    ws.terminate();
+    for (const key of [stuck, never]) cloud.objects.delete(key);
   });
 
   it("refuses a certificate signed by another cloud's CA", async () => {

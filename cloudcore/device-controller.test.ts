@@ -75,3 +75,33 @@ describe('placeDevice: what to send for one device', () => {
     });
   });
 });
+
+describe('placeDevice with content: what the edge would get', () => {
+  const sent: Placement = { node: 'a', resourceVersion: '5', content: 'spec-1' };
+
+  it('does not resend a new resourceVersion that only wrote status (CRDs without the status subresource)', () => {
+    expect(placeDevice(sent, { node: 'a', resourceVersion: '6', ready: true, content: 'spec-1' })).toEqual({
+      steps: [],
+      sent,
+    });
+  });
+
+  it('resends when the content changed, or when asked (a model change)', () => {
+    expect(placeDevice(sent, { node: 'a', resourceVersion: '7', ready: true, content: 'spec-2' })).toEqual({
+      steps: [{ op: 'upsert', node: 'a' }],
+      sent: { node: 'a', resourceVersion: '7', content: 'spec-2' },
+    });
+    expect(
+      placeDevice(sent, { node: 'a', resourceVersion: '6', ready: true, content: 'spec-1' }, true).steps,
+    ).toEqual([{ op: 'upsert', node: 'a' }]);
+  });
+
+  it('still moves a device whose content did not change', () => {
+    expect(
+      placeDevice(sent, { node: 'b', resourceVersion: '6', ready: true, content: 'spec-1' }).steps,
+    ).toEqual([
+      { op: 'remove', node: 'a', resourceVersion: '6' },
+      { op: 'upsert', node: 'b' },
+    ]);
+  });
+});

@@ -20,17 +20,23 @@ export interface NodeDevice {
   model: DeviceModel;
 }
 
-/** Where a device has been sent: its node and the resourceVersion that went there. */
+/** Where a device has been sent: its node, the resourceVersion that went there, and its `content`. */
 export interface Placement {
   node: string;
   resourceVersion: string;
+  content?: string;
 }
 
-/** What Kubernetes holds for a device now: no `node` when it is deleted or unassigned; `ready` once its model is known. */
+/**
+ * What Kubernetes holds for a device now: no `node` when it is deleted or unassigned; `ready` once its model is
+ * known; `content`, what the edge would be sent (see contentOf), to tell a new resourceVersion that only wrote
+ * status from one the edge needs.
+ */
 export interface Wanted {
   node?: string;
   resourceVersion: string;
   ready: boolean;
+  content?: string;
 }
 
 export type Step = { op: 'upsert'; node: string } | { op: 'remove'; node: string; resourceVersion: string };
@@ -38,7 +44,8 @@ export type Step = { op: 'upsert'; node: string } | { op: 'remove'; node: string
 /**
  * The pure core: what to send for one device, from where it was sent (`sent`) and what it is now (`wanted`).
  * A device leaves its old node before it reaches a new one; one whose model is unknown is held (not sent);
- * `resend` sends it again even at the same resourceVersion (its model changed).
+ * `resend` sends it again even at the same resourceVersion (its model changed). A new resourceVersion with the
+ * same content is not sent: on CRDs without the status subresource (KubeEdge's) every status write makes one.
  */
 export function placeDevice(
   sent: Placement | undefined,
@@ -51,15 +58,26 @@ export function placeDevice(
     steps.push({ op: 'remove', node: sent.node, resourceVersion: wanted.resourceVersion });
     next = undefined;
   }
-  if (wanted.node && wanted.ready && (resend || next?.resourceVersion !== wanted.resourceVersion)) {
+  const changed =
+    next?.resourceVersion !== wanted.resourceVersion &&
+    (wanted.content === undefined || next?.content !== wanted.content);
+  if (wanted.node && wanted.ready && (resend || changed)) {
     steps.push({ op: 'upsert', node: wanted.node });
-    next = { node: wanted.node, resourceVersion: wanted.resourceVersion };
+    next = {
+      node: wanted.node,
+      resourceVersion: wanted.resourceVersion,
+      ...(wanted.content !== undefined ? { content: wanted.content } : {}),
+    };
   }
   return { steps, sent: next };
 }
 
 export const keyOf = (object: KubernetesObject): string =>
   `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+/** What of a Device reaches the edge (its spec and labels; never status), as one comparable string. */
+export const contentOf = (device: Device): string =>
+  JSON.stringify([device.spec ?? null, device.metadata?.labels ?? null]);
 
 export interface DeviceControllerContext {
   kubeConfig: KubeConfig;
@@ -138,7 +156,7 @@ export class DeviceController {
     const entry = deleted ? undefined : this.entryOf(device);
     const placed = placeDevice(
       this.sent.get(key),
-      { node, resourceVersion: rvOf(device), ready: entry !== undefined },
+      { node, resourceVersion: rvOf(device), ready: entry !== undefined, content: contentOf(device) },
       resend,
     );
     if (placed.sent) this.sent.set(key, placed.sent);

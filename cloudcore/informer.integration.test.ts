@@ -37,7 +37,7 @@ describe('DeviceController informers when the API server ends watches and compac
   let controller: DeviceController;
   const sent: NodeDevice[] = [];
   const apply = (object: object) => cluster.run(['apply', '-f', '-'], JSON.stringify(object));
-  const desiredSent = () => sent.at(-1)?.device.spec.properties?.[0]?.desired?.value;
+  const desiredSent = () => sent.at(-1)?.device.spec?.properties?.[0]?.desired?.value;
 
   /** etcd's v3 JSON gateway: the current revision, then a compaction up to it. */
   async function compactEtcd(): Promise<number> {
@@ -102,6 +102,6 @@ describe('DeviceController informers when the API server ends watches and compac
     await waitFor('a relist of devices', () => controller.informers.devices.lists > lists);
     await apply(thermostat('22'));
     await waitFor('the change after the relist', () => desiredSent() === '22');
-    expect(controller.device('default/thermostat-01')?.spec.properties?.[0]?.desired?.value).toBe('22');
+    expect(controller.device('default/thermostat-01')?.spec?.properties?.[0]?.desired?.value).toBe('22');
   }, 60_000);
 });

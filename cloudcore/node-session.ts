@@ -25,7 +25,10 @@ export interface CloudHubHandlers {
   devicesOf(node: string): NodeObject[];
   /** The node a device is assigned to (spec.nodeName), if the device exists. */
   nodeOf(key: string): string | undefined;
-  /** Resolves once the twins are in Kubernetes; rejects to make the edge resend. */
+  /**
+   * Resolves once the twins are in Kubernetes; rejects to make the edge resend, except with an error that has a
+   * 4xx `status` (the edge drops what is answered with a 4xx).
+   */
   twins(key: string, twins: MsgTwinMap): Promise<void>;
   state(key: string, state: HubState): Promise<void>;
 }
@@ -130,8 +133,10 @@ export class NodeSession {
     const { operation } = message.route;
     if (operation === 'keepalive') return;
     if (operation === 'response') return this.onResponse(message);
+    // A failure that will not go away carries its 4xx `status` (so the edge does not resend it forever); any
+    // other is 503, and the edge resends.
     const answer = await this.handle(message).catch((error: Error) => ({
-      code: 503,
+      code: permanentStatus(error) ?? 503,
       reason: `not stored: ${error.message}`,
     }));
     if (answer.code >= 400)
@@ -191,4 +196,10 @@ export class NodeSession {
     this.ctx.log.warn({ node: this.node, reason }, 'malformed message from the edge');
     this.write(hubMessage(SOURCE, 'response', `node/${this.node}`, { code: 400, reason }));
   }
+}
+
+/** The 4xx `status` of an error that retrying will not cure (StatusResourceMissing), if it has one. */
+function permanentStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
 import { type Cluster, startCluster } from '../test/k8s/cluster.js';
@@ -28,12 +29,18 @@ const device = (name: string) => ({
 
 function recordingLogger() {
   const warnings: { obj: object | string; msg?: string }[] = [];
+  const lines: { level: string; obj: object | string; msg?: string }[] = [];
   const log: Logger = {
     ...silentLogger,
-    warn: (obj, msg) => warnings.push({ obj, msg }),
+    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
+    warn: (obj, msg) => {
+      warnings.push({ obj, msg });
+      lines.push({ level: 'warn', obj, msg });
+    },
+    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
     child: () => log,
   };
-  return { log, warnings };
+  return { log, warnings, lines };
 }
 
 describe('StatusWriter against a real kube-apiserver', () => {
@@ -222,6 +229,96 @@ describe('StatusWriter against a real kube-apiserver', () => {
       const twins = twinsOf(await getJson('devicestatus', 's3'));
       expect(Object.keys(twins)).toEqual(['a', 'b', 'c']);
       expect(w.patches).toBe(2);
+    });
+  });
+
+  describe("on KubeEdge's CRDs (no status subresource, no DeviceStatus), on the same API server", () => {
+    let stale: StatusWriter;
+    const staleLog = recordingLogger();
+
+    beforeAll(async () => {
+      // A writer that found edgetwin's CRDs, then sees them replaced by KubeEdge's while it runs.
+      stale = writer({ log: staleLog.log });
+      await stale.reportTwins('default/s1', { before: twin('1') });
+      expect(stale.statusMode).toEqual({ kind: 'DeviceStatus', plural: 'devicestatuses', subresource: true });
+      await controller.stop();
+      await cluster.deleteCrds();
+      await cluster.installCrds('kubeedge');
+      const devices = ['s1', 'k1', 'k2'].map(device);
+      await cluster.run(
+        ['apply', '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: devices }),
+      );
+      controller = new DeviceController({
+        kubeConfig,
+        log: silentLogger,
+        sink: { upsert() {}, remove() {} },
+      });
+      await controller.start();
+    }, 120_000);
+
+    it('discovers it, and writes twins and state with a merge patch of the Device itself', async () => {
+      const { log, lines } = recordingLogger();
+      const w = writer({ log });
+      expect(await w.start()).toEqual({ kind: 'Device', plural: 'devices', subresource: false });
+      expect(lines).toContainEqual({
+        level: 'info',
+        msg: 'status write mode',
+        obj: expect.objectContaining({ kind: 'Device', resource: 'devices', fallback: expect.any(String) }),
+      });
+      const before = await getJson('device', 'k1');
+      await Promise.all([
+        w.reportTwins('default/k1', { temperature: twin('19', '20') }),
+        w.reportState('default/k1', 'online', '2026-11-23T12:00:00Z'),
+      ]);
+      const k1 = await getJson('device', 'k1');
+      expect(k1.status).toMatchObject({ state: 'online', lastOnlineTime: '2026-11-23T12:00:00Z' });
+      expect(twinsOf(k1).temperature).toMatchObject({
+        reported: { value: '19' },
+        observedDesired: { value: '20' },
+      });
+      expect(k1.spec).toEqual(before.spec);
+      expect((await cluster.kubectl(['get', 'devicestatus', 'k1'])).code).not.toBe(0); // not served here
+    });
+
+    it('switches a writer whose CRDs were replaced on the first 404, and loses nothing', async () => {
+      await stale.reportTwins('default/s1', { after: twin('2') });
+      expect(stale.statusMode).toEqual({ kind: 'Device', plural: 'devices', subresource: false });
+      expect(Object.keys(twinsOf(await getJson('device', 's1')))).toEqual(['after']);
+      expect(staleLog.warnings).toContainEqual(expect.objectContaining({ msg: 'status write mode changed' }));
+    });
+
+    it('patches a DeviceStatus object itself where its CRD has no status subresource', async () => {
+      const crd = parse(
+        readFileSync(
+          new URL('../device-models/crds/devicestatuses.devices.kubeedge.io.yaml', import.meta.url),
+          'utf8',
+        ),
+      );
+      for (const version of crd.spec.versions) delete version.subresources;
+      await cluster.run(['apply', '-f', '-'], JSON.stringify(crd));
+      await cluster.run(['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']);
+      const w = writer();
+      expect(await w.start()).toEqual({ kind: 'DeviceStatus', plural: 'devicestatuses', subresource: false });
+      await w.reportTwins('default/k2', { level: twin('3') });
+      const status = await getJson('devicestatus', 'k2');
+      expect(status.metadata.ownerReferences).toMatchObject([{ kind: 'Device', name: 'k2' }]);
+      expect(twinsOf(status).level).toMatchObject({ reported: { value: '3' } });
+    });
+
+    it('rejects, naming the resource and without keeping the values, when no device resource is served', async () => {
+      const { log, lines } = recordingLogger();
+      const w = writer({ log });
+      await w.reportTwins('default/k1', { a: twin('1') });
+      await controller.stop();
+      await cluster.deleteCrds();
+      const failed = w.reportTwins('default/k1', { b: twin('2') });
+      await expect(failed).rejects.toThrow(/devices\.devices\.kubeedge\.io\/v1beta1 is not served/);
+      await expect(failed).rejects.toMatchObject({ code: 'STATUS_RESOURCE_MISSING', status: 404 });
+      expect(lines.filter((l) => l.level === 'error')).toEqual([
+        expect.objectContaining({ msg: 'status not written: the resource is not served' }),
+      ]);
+      expect(w.patches).toBe(1);
     });
   });
 });

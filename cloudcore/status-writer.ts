@@ -9,13 +9,24 @@ import {
   type Twin,
 } from '../device-models/index.js';
 import type { Logger } from '../sdk/logger.js';
+import {
+  describeStatusMode,
+  discoverStatusMode,
+  type StatusMode,
+  StatusResourceMissing,
+  sameStatusMode,
+} from './status-mode.js';
 
 export interface StatusWriterContext {
   kubeConfig: KubeConfig;
   log: Logger;
   /** At most one patch per device per this many ms: reports in between are merged into it. */
   intervalMs: number;
-  /** `Device` writes Device.status (KubeEdge CRDs older than DeviceStatus). */
+  /**
+   * Where twins should go: `DeviceStatus`, or `Device` for Device.status. DeviceStatus falls back to
+   * Device.status on a cluster that serves no DeviceStatus resource (KubeEdge's CRD sets before its
+   * DeviceStatus CRD).
+   */
   target: 'DeviceStatus' | 'Device';
   /** The Device as the DeviceController has it (for the DeviceStatus's ownerReference). */
   device(key: string): Device | undefined;
@@ -54,16 +65,30 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /**
  * Turns the edge's twin and state reports into JSON merge patches of DeviceStatus (or Device) `status`
  * (DESIGN.md §7), one per device per interval at most. A merge patch replaces arrays, so the whole
- * `status.twins` is kept per device (read once) and sent each time.
+ * `status.twins` is kept per device (read once) and sent each time. Where the patch goes (the /status
+ * subresource, or the object itself on CRDs without it, such as KubeEdge's) is found by API discovery at
+ * start(), and again when a write answers 404.
  */
 export class StatusWriter {
   private readonly api: CustomObjectsApi;
   private readonly pending = new Map<string, Pending>();
   private stopped = false;
   private patchCount = 0;
+  private mode?: StatusMode;
+  private discovery?: Promise<StatusMode>;
 
   constructor(private readonly ctx: StatusWriterContext) {
     this.api = ctx.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  /** Finds out where and how status is written (and logs it); write() does it too if start() was not called. */
+  start(): Promise<StatusMode> {
+    return this.mode ? Promise.resolve(this.mode) : this.discover();
+  }
+
+  /** Where status is written, once discovered. */
+  get statusMode(): StatusMode | undefined {
+    return this.mode;
   }
 
   /** Status patches applied so far. */
@@ -150,8 +175,12 @@ export class StatusWriter {
 
   /** Logs a failed write; a transient failure keeps its values for the next patch (newer reports win). */
   private failed(key: string, p: Pending, batch: Batch, error: unknown): void {
+    if (error instanceof StatusResourceMissing) {
+      this.ctx.log.error({ key, err: error.message }, 'status not written: the resource is not served');
+      return;
+    }
     const code = apiErrorCode(error);
-    const gone = code === 404 && this.ctx.target === 'DeviceStatus'; // deleted meanwhile: created again
+    const gone = code === 404 && this.mode?.kind === 'DeviceStatus'; // deleted meanwhile: created again
     const transient =
       !(error instanceof UnknownDeviceError) &&
       (code === undefined || gone || code === 409 || code === 429 || code >= 500);
@@ -165,18 +194,41 @@ export class StatusWriter {
     p.lastOnlineTime ??= batch.lastOnlineTime;
   }
 
+  /**
+   * Writes with the discovered mode. A 404 is either the object (deleted meanwhile) or the resource: a CRD
+   * without the status subresource answers a patch of `…/status` with 404 as if the object were missing, and a
+   * CRD may have been replaced since start. Discovery, asked again, tells which; a changed mode is used at
+   * once.
+   */
   private async write(key: string, p: Pending, batch: Batch): Promise<void> {
+    const mode = await this.start();
+    try {
+      await this.writeWith(mode, key, p, batch);
+    } catch (error) {
+      if (apiErrorCode(error) !== 404) throw error;
+      const fresh = await this.rediscover(mode);
+      if (sameStatusMode(fresh, mode)) throw error; // the object itself is missing
+      p.twins = undefined;
+      p.exists = undefined;
+      await this.writeWith(fresh, key, p, batch);
+    }
+  }
+
+  private async writeWith(mode: StatusMode, key: string, p: Pending, batch: Batch): Promise<void> {
     const [namespace = '', name = ''] = key.split('/');
     const ref = { group: API_GROUP, version: VERSION, namespace, name };
-    const plural = this.ctx.target === 'Device' ? 'devices' : 'devicestatuses';
+    const { plural } = mode;
     if (!p.twins) {
       const current = await this.api.getNamespacedCustomObject({ ...ref, plural }).catch((error) => {
-        if (apiErrorCode(error) === 404 && this.ctx.target === 'DeviceStatus') return undefined;
+        if (apiErrorCode(error) === 404 && mode.kind === 'DeviceStatus') return undefined;
         throw error;
       });
       p.exists = current !== undefined;
       const listed: Twin[] = Array.isArray(current?.status?.twins) ? current.status.twins : [];
-      p.twins = new Map(listed.map((t) => [t.propertyName, t]));
+      // (KubeEdge's CRDs require no propertyName: an entry without one is not ours to keep.)
+      p.twins = new Map(
+        listed.flatMap((t) => (typeof t?.propertyName === 'string' ? [[t.propertyName, t] as const] : [])),
+      );
     }
     if (!p.exists) {
       await this.create(key, namespace, name);
@@ -193,13 +245,47 @@ export class StatusWriter {
       ...(batch.lastOnlineTime ? { lastOnlineTime: batch.lastOnlineTime } : {}),
     };
     try {
-      await this.api.patchNamespacedCustomObjectStatus({ ...ref, plural, body: { status } }, mergePatch);
+      const patch = { ...ref, plural, body: { status } };
+      if (mode.subresource) await this.api.patchNamespacedCustomObjectStatus(patch, mergePatch);
+      else await this.api.patchNamespacedCustomObject(patch, mergePatch);
     } catch (error) {
       if (apiErrorCode(error) === 404) p.twins = undefined; // deleted meanwhile: read (and create) again
       throw error;
     }
     this.patchCount++;
     p.twins = twins;
+  }
+
+  /** Asks discovery again after a 404 with `stale` (once for all the writes that saw it). */
+  private rediscover(stale: StatusMode): Promise<StatusMode> {
+    if (this.mode && !sameStatusMode(this.mode, stale)) return Promise.resolve(this.mode);
+    return this.discover();
+  }
+
+  private discover(): Promise<StatusMode> {
+    this.discovery ??= discoverStatusMode(this.ctx.kubeConfig, this.ctx.target)
+      .then((mode) => {
+        const before = this.mode;
+        this.mode = mode;
+        const fields = {
+          kind: mode.kind,
+          resource: mode.subresource ? `${mode.plural}/status` : mode.plural,
+          write: describeStatusMode(mode),
+        };
+        if (!before) {
+          const fallback =
+            mode.kind !== this.ctx.target
+              ? { fallback: 'no DeviceStatus resource on this cluster: twins and state go to Device.status' }
+              : {};
+          this.ctx.log.info({ ...fields, ...fallback }, 'status write mode');
+        } else if (!sameStatusMode(before, mode))
+          this.ctx.log.warn({ ...fields, was: describeStatusMode(before) }, 'status write mode changed');
+        return mode;
+      })
+      .finally(() => {
+        this.discovery = undefined;
+      });
+    return this.discovery;
   }
 
   private async create(key: string, namespace: string, name: string): Promise<void> {

@@ -15,7 +15,9 @@ import { waitFor } from '../support/wait-for.js';
 /**
  * The whole path as an operator runs it: a real kube-apiserver with `edgetwin crds | kubectl apply -f -`, `edgetwin cloud`, an `edgetwin edge` joined
  * with `edgetwin token` + `edgetwin join`, and `edgetwin sim modbus`, each its own process. The edge dials
- * the cloud through a TCP relay so the test can cut the link.
+ * the cloud through a TCP relay so the test can cut the link. Then the same API server gets KubeEdge's CRDs
+ * instead (test/fixtures/kubeedge-crds: no DeviceStatus, no status subresource), cloudcore is started again,
+ * and the kubectl flow is run once more, with the twins in Device.status.
  */
 
 const bin = new URL('../../dist/edgecore/cli/main.js', import.meta.url).pathname;
@@ -64,6 +66,10 @@ interface StatusTwin {
   observedDesired?: { value: string };
 }
 
+/** cloudcore's log line saying where it writes status (pino JSON on stderr). */
+const statusModeLine = (child: ChildProcess) =>
+  output(child, /\{[^\n]*"msg":"status write mode"[^\n]*\}/).then(([line]) => JSON.parse(line) as object);
+
 describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
   let cluster: Cluster;
   let dir: string;
@@ -72,6 +78,8 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
   let edgeHttp: string;
   let simPort: number;
   let sim: ChildProcess;
+  let cloud: ChildProcess;
+  let cloudMode: Promise<object>;
   const children: ChildProcess[] = [];
 
   const kubectl = async (...args: string[]) => {
@@ -79,14 +87,15 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
     return result.stdout;
   };
-  const deviceStatus = async () => {
-    const status = JSON.parse(await kubectl('get', 'devicestatus', 'thermostat-01', '-o', 'json')) as {
+  /** The status of the DeviceStatus (edgetwin's CRDs) or of the Device itself (KubeEdge's). */
+  const deviceStatus = async (kind: 'devicestatus' | 'device' = 'devicestatus') => {
+    const status = JSON.parse(await kubectl('get', kind, 'thermostat-01', '-o', 'json')) as {
       status?: { twins?: StatusTwin[]; state?: string };
     };
     return status.status ?? {};
   };
-  const statusTwin = async (name: string) =>
-    (await deviceStatus()).twins?.find((t) => t.propertyName === name);
+  const statusTwin = async (name: string, kind: 'devicestatus' | 'device' = 'devicestatus') =>
+    (await deviceStatus(kind)).twins?.find((t) => t.propertyName === name);
   const edgeTwins = async () => {
     const response = await fetch(`${edgeHttp}/api/v1/devices/default/thermostat-01`);
     if (!response.ok) return undefined;
@@ -102,17 +111,12 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     expect(applied.code, applied.stderr).toBe(0);
     await kubectl('wait', '--for', 'condition=established', '--timeout=60s', 'crd', '--all');
 
-    const cloud = start([
-      'cloud',
-      ...['--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--pki', join(dir, 'pki')],
-      ...['--status-interval', '200', '--keepalive', '1'],
-    ]);
-    children.push(cloud);
+    cloud = startCloud();
+    cloudMode = statusModeLine(cloud);
     cloudUrl = (await output(cloud, /connect and join at (\S+)/))[1]!;
     proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(cloudUrl.split(':')[1]) });
 
-    sim = start(['sim', 'modbus', sample, '--port', '0']);
-    children.push(sim);
+    sim = startSim();
     simPort = Number((await output(sim, /"port":(\d+)/))[1]);
 
     const token = await cli(['token', '--pki', join(dir, 'pki'), '--ttl', '10m']);
@@ -137,33 +141,41 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     edgeHttp = (await output(edge, /http (http:\/\/\S+)/))[1]!;
   }, 900_000);
 
-  afterAll(async () => {
-    for (const child of children.reverse()) await stop(child);
-    await proxy?.close();
-    await cluster?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  function startCloud(): ChildProcess {
+    const child = start([
+      'cloud',
+      ...['--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--pki', join(dir, 'pki')],
+      ...['--status-interval', '200', '--keepalive', '1'],
+    ]);
+    children.push(child);
+    return child;
+  }
 
-  it('kubectl apply makes the device appear at the edge', async () => {
+  function startSim(): ChildProcess {
+    const child = start(['sim', 'modbus', sample, '--port', '0']);
+    children.push(child);
+    return child;
+  }
+
+  /** The sample, on the simulator's port and this test's node, applied with kubectl. */
+  async function applySample(): Promise<void> {
     const manifest = (await readFile(sample, 'utf8'))
       .replace(/port: \d+/, `port: ${simPort}`)
       .replace(/nodeName: \S+/, `nodeName: ${NODE}`);
     const applied = await cluster.kubectl(['apply', '-f', '-'], manifest);
     expect(applied.code, applied.stderr).toBe(0);
-    const twins = await waitFor(
-      'the twin',
-      async () => (await edgeTwins())?.temperature?.reported && edgeTwins(),
-    );
-    expect(Object.keys(twins!)).toEqual(expect.arrayContaining(['temperature', 'setpoint', 'heater']));
-    await waitFor('DeviceStatus online', async () => (await deviceStatus()).state === 'online');
-  });
+  }
 
-  it('kubectl patch writes the holding register, and the DeviceStatus shows it reported and observed', async () => {
+  /**
+   * The operator's round trip: kubectl patch of the setpoint's desired value, the simulator's holding register
+   * written (tenths of a degree), and the value back in `kind`'s status as reported and observed.
+   */
+  async function setpointRoundTrip(value: number, kind: 'devicestatus' | 'device'): Promise<StatusTwin> {
     const device = JSON.parse(await kubectl('get', 'device', 'thermostat-01', '-o', 'json')) as {
       spec: { properties: { name: string; desired?: { value: string } }[] };
     };
     const properties = device.spec.properties.map((p) =>
-      p.name === 'setpoint' ? { ...p, desired: { value: '24' } } : p,
+      p.name === 'setpoint' ? { ...p, desired: { value: String(value) } } : p,
     );
     await kubectl(
       'patch',
@@ -180,16 +192,38 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     modbus.setID(1);
     try {
       await waitFor(
-        'register 0 = 240',
-        async () => (await modbus.readHoldingRegisters(0, 1)).data[0] === 240,
+        `register 0 = ${value * 10}`,
+        async () => (await modbus.readHoldingRegisters(0, 1)).data[0] === value * 10,
       );
     } finally {
       modbus.close(() => {});
     }
-    const setpoint = await waitFor('setpoint 24 in the DeviceStatus', async () => {
-      const twin = await statusTwin('setpoint');
-      return twin?.reported?.value === '24' && twin.observedDesired?.value === '24' && twin;
+    return await waitFor(`setpoint ${value} in the ${kind}'s status`, async () => {
+      const twin = await statusTwin('setpoint', kind);
+      return twin?.reported?.value === String(value) && twin.observedDesired?.value === String(value) && twin;
     });
+  }
+
+  afterAll(async () => {
+    for (const child of children.reverse()) await stop(child);
+    await proxy?.close();
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('kubectl apply makes the device appear at the edge', async () => {
+    expect(await cloudMode).toMatchObject({ kind: 'DeviceStatus', resource: 'devicestatuses/status' });
+    await applySample();
+    const twins = await waitFor(
+      'the twin',
+      async () => (await edgeTwins())?.temperature?.reported && edgeTwins(),
+    );
+    expect(Object.keys(twins!)).toEqual(expect.arrayContaining(['temperature', 'setpoint', 'heater']));
+    await waitFor('DeviceStatus online', async () => (await deviceStatus()).state === 'online');
+  });
+
+  it('kubectl patch writes the holding register, and the DeviceStatus shows it reported and observed', async () => {
+    const setpoint = await setpointRoundTrip(24, 'devicestatus');
     expect(setpoint).toMatchObject({ reported: { value: '24' }, observedDesired: { value: '24' } });
     const yaml = await kubectl('get', 'devicestatus', 'thermostat-01', '-o', 'yaml');
     expect(yaml).toContain('observedDesired');
@@ -277,5 +311,39 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     ).toBe(false);
     ws.terminate();
     expect((await statusTwin('setpoint'))?.reported?.value).toBe('24');
+  });
+
+  describe("with KubeEdge's own CRDs on the same API server (no DeviceStatus, no status subresource)", () => {
+    beforeAll(async () => {
+      await stop(cloud);
+      await cluster.deleteCrds();
+      await cluster.installCrds('kubeedge');
+      sim = startSim();
+      simPort = Number((await output(sim, /"port":(\d+)/))[1]);
+      cloud = startCloud();
+      cloudMode = statusModeLine(cloud);
+      const url = (await output(cloud, /connect and join at (\S+)/))[1]!;
+      proxy.retarget({ host: '127.0.0.1', port: Number(url.split(':')[1]) });
+    }, 60_000);
+
+    it('cloudcore finds no status subresource, and says it patches the Device itself', async () => {
+      expect(await cloudMode).toMatchObject({
+        kind: 'Device',
+        resource: 'devices',
+        fallback: expect.any(String),
+      });
+      expect((await cluster.kubectl(['get', 'devicestatus'])).code).not.toBe(0); // not served here
+    });
+
+    it('kubectl apply, then kubectl patch: the register is written and Device.status shows it', async () => {
+      await applySample();
+      await waitFor('Device.status online', async () => (await deviceStatus('device')).state === 'online');
+      const setpoint = await setpointRoundTrip(26, 'device');
+      expect(setpoint).toMatchObject({ reported: { value: '26' }, observedDesired: { value: '26' } });
+      const device = JSON.parse(await kubectl('get', 'device', 'thermostat-01', '-o', 'json'));
+      expect(device.spec.properties.find((p: { name: string }) => p.name === 'setpoint').desired).toEqual({
+        value: '26',
+      });
+    }, 30_000);
   });
 });

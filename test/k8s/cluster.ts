@@ -18,11 +18,19 @@ export interface Cluster {
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
   /** kubectl that resolves to its stdout, and rejects with its stderr on a non-zero exit. */
   run(args: string[], input?: string): Promise<string>;
-  /** Applies edgetwin's CRDs (device-models/crds) and waits until they are established. */
-  installCrds(): Promise<void>;
+  /**
+   * Applies a set of device CRDs and waits until they are established: edgetwin's (device-models/crds, the
+   * default) or `kubeedge`, shaped like KubeEdge's own (test/fixtures/kubeedge-crds: no status subresource, no
+   * DeviceStatus). To switch sets, deleteCrds() first.
+   */
+  installCrds(set?: CrdSet): Promise<void>;
+  /** Deletes every devices.kubeedge.io CRD (so every Device, DeviceModel, DeviceStatus) and waits for it. */
+  deleteCrds(): Promise<void>;
   /** Stops etcd and kube-apiserver and removes the state directory; safe to call twice. */
   stop(): Promise<void>;
 }
+
+export type CrdSet = 'edgetwin' | 'kubeedge';
 
 export interface KubectlResult {
   stdout: string;
@@ -30,10 +38,19 @@ export interface KubectlResult {
   code: number;
 }
 
-const crds = [
-  new URL('../../device-models/crds/', import.meta.url).pathname,
-  new URL('../../../device-models/crds/', import.meta.url).pathname,
-].find((path) => existsSync(path))!;
+// In the sources, or — when compiled into dist/test/k8s (the benchmarks) — two levels further up.
+const sourceDir = (path: string) =>
+  [
+    new URL(`../../${path}`, import.meta.url).pathname,
+    new URL(`../../../${path}`, import.meta.url).pathname,
+  ].find((dir) => existsSync(dir))!;
+const crdDirs: Record<CrdSet, string> = {
+  edgetwin: sourceDir('device-models/crds/'),
+  kubeedge: sourceDir('test/fixtures/kubeedge-crds/'),
+};
+const CRD_NAMES = ['devices', 'devicemodels', 'devicestatuses'].map(
+  (plural) => `${plural}.devices.kubeedge.io`,
+);
 
 // Beside this file, or — when compiled into dist/test/k8s (the benchmarks) — in the sources.
 const script = [
@@ -117,11 +134,14 @@ export async function startCluster(options: { apiserverArgs?: string[] } = {}): 
         throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr || result.stdout}`);
       return result.stdout;
     };
-    const installCrds = async () => {
-      await runOk(['apply', '-f', crds]);
+    const installCrds = async (set: CrdSet = 'edgetwin') => {
+      await runOk(['apply', '-f', crdDirs[set]]);
       await runOk(['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']);
     };
-    return { kubeconfig, server, token, etcd, kubectl, run: runOk, installCrds, stop };
+    const deleteCrds = async () => {
+      await runOk(['delete', 'crd', '--ignore-not-found', '--wait', ...CRD_NAMES]);
+    };
+    return { kubeconfig, server, token, etcd, kubectl, run: runOk, installCrds, deleteCrds, stop };
   } catch (error) {
     await stop().catch(() => {});
     throw error;

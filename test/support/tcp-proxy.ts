@@ -9,10 +9,13 @@ export interface TcpProxy {
   /** Drops every connection, and every new one until restore(). */
   cut(): void;
   restore(): void;
+  /** Relays new connections to another target (a restarted server on a new port); open ones stay as they are. */
+  retarget(target: { host: string; port: number }): void;
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(initial: { host: string; port: number }): Promise<TcpProxy> {
+  let target = { ...initial };
   const sockets = new Set<Socket>();
   let cut = false;
   let accepted = 0;
@@ -49,6 +52,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     restore() {
       cut = false;
+    },
+    retarget(next) {
+      target = { ...next };
     },
     async close() {
       for (const socket of sockets) socket.destroy();
