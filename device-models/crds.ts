@@ -82,7 +82,9 @@ function structural(schema: unknown, path: string[] = []): unknown {
   if (top && name === 'metadata') return { type: 'object' };
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (key === 'additionalProperties' && value === false) continue;
+    // Closed objects refuse unknown fields in validation; a CRD prunes them (or refuses them, with kubectl's
+    // strict field validation). Open ones say so with x-kubernetes-preserve-unknown-fields.
+    if (key === 'additionalProperties' && typeof value === 'boolean') continue;
     if (key === '$id') continue;
     if (key === 'properties') {
       out[key] = Object.fromEntries(

@@ -1,4 +1,4 @@
-import type { Device, PushMethod } from './schema/device.js';
+import type { Device, DeviceSpec, PushMethod } from './schema/device.js';
 import type { DeviceModel, ModelProperty } from './schema/device-model.js';
 import type { ReportStrategy } from './schema/report.js';
 
@@ -33,10 +33,16 @@ export interface ResolvedDevice<C = Record<string, unknown>, V = Record<string, 
   namespace: string;
   name: string;
   nodeName: string;
+  /**
+   * The device's protocol name, or else its model's; any name (a protocol with no built-in mapper waits for a
+   * mapper of your own on the EventBus), or '' when neither names one.
+   */
   protocol: string;
+  /** The model's protocolConfigData overridden key by key by the device's configData (KubeEdge 1.22+). */
   config: C;
   properties: ResolvedProperty<V>[];
   stateReport: { reportToCloud: boolean; reportCycle: number };
-  device: Device;
+  /** The Device as written (it has a spec: a device without one does not resolve). */
+  device: Device & { spec: DeviceSpec };
   model: DeviceModel;
 }

@@ -15,6 +15,7 @@ export function builtInMapperNames(): string[] {
   return Object.keys(loaders);
 }
 
+/** The built-in mapper of a protocol, or undefined: any other name (even `constructor`) waits for a mapper of your own. */
 export async function loadBuiltInMapper(protocol: string): Promise<ProtocolMapper | undefined> {
-  return loaders[protocol]?.();
+  return Object.hasOwn(loaders, protocol) ? loaders[protocol]!() : undefined;
 }

@@ -22,6 +22,15 @@ export const MODBUS_DATA_TYPES = {
 } as const;
 export type ModbusDataType = keyof typeof MODBUS_DATA_TYPES;
 
+/**
+ * The twin types KubeEdge's mapper-framework writes as a Modbus visitor's `dataType` (`int`, `float`…): they say
+ * what the value is, not how the registers hold it, so the encoding is inferred as when `dataType` is absent.
+ */
+export const MODBUS_VALUE_TYPES = ['int', 'integer', 'float', 'double', 'string'] as const;
+
+const isEncoding = (dataType: string | undefined): dataType is ModbusDataType =>
+  dataType !== undefined && Object.hasOwn(MODBUS_DATA_TYPES, dataType);
+
 export const PARITIES = ['none', 'even', 'odd', 'mark', 'space', 'N', 'E', 'O'] as const;
 
 export const ModbusConfig = Closed({
@@ -47,15 +56,21 @@ export const ModbusVisitor = Closed({
   scale: Type.Optional(Numeric({ description: 'Raw value × scale = property value.' })),
   isSwap: Type.Optional(Boolish('Swap the two bytes of each register.')),
   isRegisterSwap: Type.Optional(Boolish('Swap the order of the registers (words).')),
-  dataType: Type.Optional(StringEnum(Object.keys(MODBUS_DATA_TYPES) as (keyof typeof MODBUS_DATA_TYPES)[])),
+  dataType: Type.Optional(
+    StringEnum(
+      [...(Object.keys(MODBUS_DATA_TYPES) as ModbusDataType[]), ...MODBUS_VALUE_TYPES],
+      'Register encoding (int16, uint16, int32, uint32, float32, float64, boolean); a KubeEdge value type ' +
+        '(int, float, double…) lets the encoding be inferred from register, limit and the property type.',
+    ),
+  ),
 });
 export type ModbusVisitor = Static<typeof ModbusVisitor>;
 
 const BIT_REGISTERS: readonly ModbusRegister[] = ['CoilRegister', 'DiscreteInputRegister'];
 
-/** The encoding a visitor implies when `dataType` is not given. */
+/** The encoding a visitor names, or implies when `dataType` is absent or a KubeEdge value type. */
 export function modbusDataType(visitor: ModbusVisitor, propertyType: string): ModbusDataType {
-  if (visitor.dataType) return visitor.dataType;
+  if (isEncoding(visitor.dataType)) return visitor.dataType;
   if (BIT_REGISTERS.includes(visitor.register)) return 'boolean';
   const limit = visitor.limit ?? 1;
   if (limit >= 4) return 'float64';

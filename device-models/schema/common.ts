@@ -24,10 +24,27 @@ export const StringMap = Type.Unsafe<Record<string, string>>({
 });
 
 /** A free-form object that Kubernetes stores as given (`x-kubernetes-preserve-unknown-fields`). */
-export const FreeForm = Type.Unsafe<Record<string, unknown>>({
-  type: 'object',
-  'x-kubernetes-preserve-unknown-fields': true,
-});
+export function FreeFormOf(description?: string) {
+  return Type.Unsafe<Record<string, unknown>>({
+    type: 'object',
+    'x-kubernetes-preserve-unknown-fields': true,
+    ...(description ? { description } : {}),
+  });
+}
+
+export const FreeForm = FreeFormOf();
+
+/**
+ * An object with some known fields that keeps any other field as given (`x-kubernetes-preserve-unknown-fields`),
+ * as KubeEdge's `Device.status` does: the known ones are checked, the others are neither checked nor refused.
+ */
+export function Open<T extends Record<string, TSchema>>(properties: T, description?: string) {
+  return Type.Object(properties, {
+    additionalProperties: true,
+    'x-kubernetes-preserve-unknown-fields': true,
+    ...(description ? { description } : {}),
+  });
+}
 
 /** ObjectMeta: name is required; everything else the API server adds (uid, resourceVersion…) passes through. */
 export const ObjectMeta = Type.Object(
@@ -40,8 +57,8 @@ export const ObjectMeta = Type.Object(
   { additionalProperties: true },
 );
 
-/** int64 milliseconds, never negative. */
-export const Millis = (description: string) => Type.Integer({ minimum: 0, description });
+/** int64 milliseconds (validation refuses a negative one: no cycle can run on it, see validate/check-object.ts). */
+export const Millis = (description: string) => Type.Integer({ description });
 
 export interface NumericOptions {
   integer?: boolean;

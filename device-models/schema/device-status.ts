@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { Closed, Millis, ObjectMeta, StringMap } from './common.js';
+import { Closed, FreeFormOf, Millis, ObjectMeta, Open, StringMap } from './common.js';
 import { API_VERSION } from './device-model.js';
 
 const ReportedValue = Closed({
@@ -8,7 +8,7 @@ const ReportedValue = Closed({
 });
 
 export const Twin = Closed({
-  propertyName: Type.String({ minLength: 1 }),
+  propertyName: Type.Optional(Type.String()),
   reported: Type.Optional(ReportedValue),
   observedDesired: Type.Optional(ReportedValue),
 });
@@ -17,20 +17,38 @@ export type Twin = Static<typeof Twin>;
 export const DEVICE_STATES = ['online', 'offline', 'ok', 'unknown', 'unhealthy'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
-/** The status block: DeviceStatus.status in KubeEdge 1.23, Device.status before it. */
-export const DeviceStatusFields = Closed({
+const twinsAndState = {
   twins: Type.Optional(Type.Array(Twin)),
   state: Type.Optional(Type.String({ description: 'online, offline, ok, unknown or unhealthy' })),
   lastOnlineTime: Type.Optional(Type.String()),
+};
+
+/**
+ * `Device.status`. KubeEdge's CRD knows only reportToCloud/reportCycle there and keeps any other field
+ * (`x-kubernetes-preserve-unknown-fields`); before KubeEdge 1.23 the twins, state and lastOnlineTime lived here,
+ * and edgetwin's cloudcore can still write them here, so they are typed too.
+ */
+export const DeviceStatusFields = Open({
+  ...twinsAndState,
   reportToCloud: Type.Optional(Type.Boolean()),
   reportCycle: Type.Optional(Millis('How often device state is reported, in ms.')),
 });
 export type DeviceStatusFields = Static<typeof DeviceStatusFields>;
 
+/** `DeviceStatus.status` (KubeEdge 1.23+): the twins and state of the Device of the same name. */
+export const DeviceStatusStatus = Closed({
+  ...twinsAndState,
+  extensions: Type.Optional(FreeFormOf('More status information, kept as given.')),
+});
+export type DeviceStatusStatus = Static<typeof DeviceStatusStatus>;
+
 export const DeviceStatus = Closed({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('DeviceStatus'),
   metadata: ObjectMeta,
-  status: Type.Optional(DeviceStatusFields),
+  spec: Type.Optional(
+    Closed({}, 'Empty: the Device it belongs to is the one of the same name (and its owner reference).'),
+  ),
+  status: Type.Optional(DeviceStatusStatus),
 });
 export type DeviceStatus = Static<typeof DeviceStatus>;

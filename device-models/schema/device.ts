@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { Closed, FreeForm, Millis, ObjectMeta, StringMap, TWIN_KEY_PATTERN } from './common.js';
+import { Closed, FreeForm, FreeFormOf, Millis, ObjectMeta, StringMap } from './common.js';
 import { API_VERSION, VisitorConfig } from './device-model.js';
 import { DeviceStatusFields } from './device-status.js';
 
@@ -13,19 +13,21 @@ export type TwinProperty = Static<typeof TwinProperty>;
 
 export const PushMethodHTTP = Closed({
   hostName: Str('Base URL or host, e.g. http://127.0.0.1'),
-  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  port: Type.Optional(Type.Integer()),
   requestPath: Str(),
-  timeout: Type.Optional(Type.Integer({ minimum: 0, description: 'Milliseconds.' })),
+  timeout: Type.Optional(Type.Integer({ description: 'Milliseconds.' })),
 });
 
 export const PushMethodMQTT = Closed({
   address: Str('Broker URL, e.g. tcp://127.0.0.1:1883'),
   topic: Str(),
-  qos: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+  qos: Type.Optional(Type.Integer()),
   retained: Type.Optional(Type.Boolean()),
 });
 
 export const PushMethodOTEL = Closed({ endpointURL: Str('e.g. http://localhost:4318/v1/metrics') });
+
+const Int = () => Type.Optional(Type.Integer());
 
 export const DBMethodConfig = Closed({
   influxdb2: Type.Optional(
@@ -39,12 +41,7 @@ export const DBMethodConfig = Closed({
   redis: Type.Optional(
     Closed({
       redisClientConfig: Type.Optional(
-        Closed({
-          addr: Str(),
-          db: Type.Optional(Type.Integer({ minimum: 0 })),
-          poolsize: Type.Optional(Type.Integer({ minimum: 0 })),
-          minIdleConns: Type.Optional(Type.Integer({ minimum: 0 })),
-        }),
+        Closed({ addr: Str(), db: Int(), poolsize: Int(), minIdleConns: Int() }),
       ),
     }),
   ),
@@ -54,6 +51,7 @@ export const DBMethodConfig = Closed({
   mysql: Type.Optional(
     Closed({ mysqlClientConfig: Type.Optional(Closed({ addr: Str(), database: Str(), userName: Str() })) }),
   ),
+  Kwdb: Type.Optional(Closed({ KWDBClientConfig: Type.Optional(Closed({ addr: Str(), dbName: Str() })) })),
 });
 
 export const PushMethod = Closed(
@@ -62,13 +60,23 @@ export const PushMethod = Closed(
     mqtt: Type.Optional(PushMethodMQTT),
     otel: Type.Optional(PushMethodOTEL),
     dbMethod: Type.Optional(DBMethodConfig),
+    anomalyDetection: Type.Optional(
+      FreeFormOf(
+        "Where an anomaly detection service takes the data (KubeEdge's mappers; edgetwin keeps it).",
+      ),
+    ),
   },
   'Where the mapper pushes each collected value, besides the twin.',
 );
 export type PushMethod = Static<typeof PushMethod>;
 
+/*
+ * Optionality follows KubeEdge's CRD, which requires nothing but `desired.value`; validation says what a device
+ * cannot run without (a model reference, property names) with the file and line.
+ */
+
 export const DeviceProperty = Closed({
-  name: Type.String({ pattern: TWIN_KEY_PATTERN, description: 'Must name a property of the model.' }),
+  name: Type.Optional(Type.String({ description: 'Must name a property of the model.' })),
   desired: Type.Optional(TwinProperty),
   visitors: Type.Optional(VisitorConfig),
   collectCycle: Type.Optional(Millis('How often the mapper reads the device, in ms (0 means 1000).')),
@@ -79,13 +87,15 @@ export const DeviceProperty = Closed({
 export type DeviceProperty = Static<typeof DeviceProperty>;
 
 export const ProtocolConfig = Closed({
-  protocolName: Type.String({ minLength: 1 }),
+  protocolName: Type.Optional(
+    Type.String({ description: "Any name; without one, the DeviceModel's spec.protocol is used." }),
+  ),
   configData: Type.Optional(FreeForm),
 });
 export type ProtocolConfig = Static<typeof ProtocolConfig>;
 
 export const DeviceMethod = Closed({
-  name: Type.String({ minLength: 1 }),
+  name: Type.Optional(Type.String()),
   description: Str(),
   propertyNames: Type.Optional(Type.Array(Type.String())),
 });
@@ -99,9 +109,11 @@ export const StateReport = Closed(
 );
 
 export const DeviceSpec = Closed({
-  deviceModelRef: Closed({ name: Type.String({ minLength: 1 }) }, 'The DeviceModel in the same namespace.'),
+  deviceModelRef: Type.Optional(
+    Closed({ name: Type.Optional(Type.String()) }, 'The DeviceModel in the same namespace.'),
+  ),
   nodeName: Str('The edge node that runs this device; empty means none.'),
-  protocol: ProtocolConfig,
+  protocol: Type.Optional(ProtocolConfig),
   properties: Type.Optional(Type.Array(DeviceProperty)),
   methods: Type.Optional(Type.Array(DeviceMethod)),
   stateReport: Type.Optional(StateReport),
@@ -112,7 +124,7 @@ export const Device = Closed({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('Device'),
   metadata: ObjectMeta,
-  spec: DeviceSpec,
+  spec: Type.Optional(DeviceSpec),
   status: Type.Optional(DeviceStatusFields),
 });
 export type Device = Static<typeof Device>;

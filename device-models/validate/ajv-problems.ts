@@ -7,6 +7,8 @@ import { type PathSegment, suggest } from './problems.js';
 export interface Violation {
   path: PathSegment[];
   message: string;
+  /** A field the schema does not know (the others are values the schema refuses). */
+  unknownField?: true;
 }
 
 /**
@@ -34,7 +36,11 @@ function describe(error: ErrorObject, root: unknown, base: readonly PathSegment[
       const field = String(params.additionalProperty);
       const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
       const hint = suggest(field, known);
-      return { path: [...path, field], message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}` };
+      return {
+        path: [...path, field],
+        message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        unknownField: true,
+      };
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);

@@ -1,15 +1,19 @@
 import { getProtocol, protocolNames } from '../protocols/index.js';
-import { type Device, Device as DeviceSchema } from '../schema/device.js';
+import { TWIN_KEY_PATTERN } from '../schema/common.js';
+import { type Device, Device as DeviceSchema, type PushMethod } from '../schema/device.js';
 import {
   API_GROUP,
   API_VERSION,
   type DeviceModel,
   DeviceModel as DeviceModelSchema,
+  type ModelPropertySpec,
+  PROPERTY_TYPES,
 } from '../schema/device-model.js';
 import { type DeviceStatus, DeviceStatus as DeviceStatusSchema } from '../schema/device-status.js';
 import { REPORT_KEY } from '../schema/report.js';
 import { NUMERIC_TYPES, parseTwinValue } from '../values.js';
-import { type Violation, validateAgainst } from './ajv-problems.js';
+import { validateAgainst } from './ajv-problems.js';
+import { dropNulls } from './drop-nulls.js';
 import { formatPath, type PathSegment, type Problem, type Severity, suggest } from './problems.js';
 import { checkReport } from './report-check.js';
 import type { SourceObject } from './source.js';
@@ -22,12 +26,17 @@ export type Checked =
   | { kind: 'DeviceStatus'; source: SourceObject; object: DeviceStatus };
 
 export interface CheckOptions {
-  /** Protocols accepted without checking their configData (a mapper of your own not registered here). */
+  /**
+   * Protocol names of mappers of your own. Any protocol name is valid without this; listing one only stops the
+   * warning given to a name that differs from a built-in protocol's by case or punctuation (`Modbus`).
+   */
   extraProtocols?: readonly string[];
 }
 
+export type Report = (path: readonly PathSegment[], message: string) => void;
+
 /** Reports problems (errors unless told) against one source object. */
-export function reporter(source: SourceObject, problems: Problem[], severity: Severity = 'error') {
+export function reporter(source: SourceObject, problems: Problem[], severity: Severity = 'error'): Report {
   return (path: readonly PathSegment[], message: string) => {
     const { line, col } = source.locate(path);
     problems.push({ file: source.file, line, col, path: formatPath(path), message, severity });
@@ -39,20 +48,24 @@ export function where(source: SourceObject, path: readonly PathSegment[]): strin
   return `${source.file}:${source.locate(path).line}`;
 }
 
-/** Checks what one object can tell on its own: apiVersion, kind, schema, protocol configData, names, bounds. */
+const SCHEMAS = { DeviceModel: DeviceModelSchema, Device: DeviceSchema, DeviceStatus: DeviceStatusSchema };
+
+/**
+ * Checks what one object can tell on its own: apiVersion, kind, schema (KubeEdge's CRD: what it refuses is
+ * refused), then what edgetwin checks beyond it: errors where a device cannot run, warnings where it can.
+ */
 export function checkObject(
   source: SourceObject,
   options: CheckOptions = {},
-): { checked?: Checked; problems: Problem[] } {
+): { checked?: Checked; problems: Problem[]; warnings: Problem[] } {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const report = reporter(source, problems);
-  const reportAll = (violations: Violation[]) => {
-    for (const v of violations) report(v.path, v.message);
-  };
+  const warn = reporter(source, warnings, 'warning');
   const value = source.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     report([], 'a document must be a mapping with apiVersion, kind, metadata and spec');
-    return { problems };
+    return { problems, warnings };
   }
   const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
   if (apiVersion !== API_VERSION) {
@@ -73,61 +86,76 @@ export function checkObject(
         : `unknown kind ${JSON.stringify(kind)} (expected ${KINDS.join(', ')})${hint ? `; did you mean ${hint}?` : ''}`,
     );
   }
-  if (problems.length > 0) return { problems };
+  if (problems.length > 0) return { problems, warnings };
 
-  if (kind === 'DeviceModel') {
-    reportAll(validateAgainst(DeviceModelSchema, value));
-    if (problems.length > 0) return { problems };
+  const known = kind as (typeof KINDS)[number];
+  dropNulls(SCHEMAS[known], value);
+  for (const v of validateAgainst(SCHEMAS[known], value)) report(v.path, v.message);
+  if (problems.length > 0) return { problems, warnings };
+  const at = { report, warn, options };
+  if (known === 'DeviceModel') {
     const object = value as DeviceModel;
-    checkModel(object, report, options);
-    return { checked: { kind, source, object }, problems };
+    checkModel(object, at);
+    return { checked: { kind: known, source, object }, problems, warnings };
   }
-  if (kind === 'Device') {
-    reportAll(validateAgainst(DeviceSchema, value));
-    if (problems.length > 0) return { problems };
+  if (known === 'Device') {
     const object = value as Device;
-    checkDevice(object, report, reportAll, options);
-    return { checked: { kind, source, object }, problems };
+    const resolvable = checkDevice(object, at);
+    return { ...(resolvable ? { checked: { kind: known, source, object } } : {}), problems, warnings };
   }
-  reportAll(validateAgainst(DeviceStatusSchema, value));
-  return problems.length > 0
-    ? { problems }
-    : { checked: { kind: 'DeviceStatus', source, object: value as DeviceStatus }, problems };
+  return { checked: { kind: known, source, object: value as DeviceStatus }, problems, warnings };
 }
 
-type Report = (path: readonly PathSegment[], message: string) => void;
+interface Reporters {
+  report: Report;
+  warn: Report;
+  options: CheckOptions;
+}
 
-function checkProtocolName(
-  name: string,
-  path: PathSegment[],
-  report: Report,
-  options: CheckOptions,
-): boolean {
-  if (getProtocol(name) || options.extraProtocols?.includes(name)) return true;
-  const hint = suggest(name, protocolNames());
-  report(
-    path,
-    `unknown protocol ${JSON.stringify(name)} (known: ${protocolNames().join(', ')})${hint ? `; did you mean ${hint}?` : ''}`,
-  );
-  return false;
+/** Normalises a protocol name for comparison: `Modbus`, `MODBUS` and `mod-bus` all look like `modbus`. */
+const looseName = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * Any protocol name is valid (KubeEdge's model: a mapper of your own serves it over the EventBus). A name that
+ * is a built-in protocol's but for case or punctuation is almost certainly meant to be it, and is not.
+ */
+function checkProtocolName(name: string, path: PathSegment[], { warn, options }: Reporters): void {
+  if (!name || getProtocol(name) || options.extraProtocols?.includes(name)) return;
+  const builtIn = protocolNames().find((known) => looseName(known) === looseName(name));
+  if (builtIn)
+    warn(
+      path,
+      `${JSON.stringify(name)} is not the built-in ${builtIn} protocol (protocol names are compared exactly): ` +
+        `no mapper here serves it unless one of your own is named so; did you mean ${builtIn}?`,
+    );
 }
 
 function checkUnique(
-  names: readonly string[],
+  names: readonly (string | undefined)[],
   path: (i: number) => PathSegment[],
   what: string,
   report: Report,
 ) {
   const seen = new Set<string>();
   names.forEach((name, i) => {
+    if (!name) return;
     if (seen.has(name)) report(path(i), `duplicate ${what} name ${JSON.stringify(name)}`);
     seen.add(name);
   });
 }
 
-function checkModel(model: DeviceModel, report: Report, options: CheckOptions): void {
-  const properties = model.spec.properties ?? [];
-  checkProtocolName(model.spec.protocol, ['spec', 'protocol'], report, options);
+function checkCycle(value: number | undefined, path: PathSegment[], report: Report): void {
+  if (value !== undefined && value < 0)
+    report(path, `must be >= 0 (got ${value}): no cycle can run on a negative period`);
+}
+
+const TWIN_KEY = new RegExp(TWIN_KEY_PATTERN);
+
+function checkModel(model: DeviceModel, reporters: Reporters): void {
+  const { report, warn } = reporters;
+  const protocol = model.spec?.protocol;
+  if (protocol) checkProtocolName(protocol, ['spec', 'protocol'], reporters);
+  const properties = model.spec?.properties ?? [];
   checkUnique(
     properties.map((p) => p.name),
     (i) => ['spec', 'properties', i, 'name'],
@@ -135,55 +163,89 @@ function checkModel(model: DeviceModel, report: Report, options: CheckOptions): 
     report,
   );
   properties.forEach((property, i) => {
-    const at = (field: string): PathSegment[] => ['spec', 'properties', i, field];
-    const bounds: number[] = [];
-    for (const field of ['minimum', 'maximum'] as const) {
-      const text = property[field];
-      if (text === undefined || text === '') continue;
-      if (!NUMERIC_TYPES.includes(property.type)) {
-        report(at(field), `applies only to INT, FLOAT and DOUBLE properties (this one is ${property.type})`);
-        continue;
-      }
-      const parsed = parseTwinValue(property.type, text);
-      if (parsed.ok) bounds.push(parsed.value as number);
-      else report(at(field), parsed.reason);
-    }
-    if (bounds.length === 2 && bounds[0]! > bounds[1]!)
-      report(at('maximum'), `is below the minimum (${property.minimum} > ${property.maximum})`);
-    if (property.visitors && property.visitors.protocolName !== model.spec.protocol)
+    const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'properties', i, ...rest];
+    if (!property.name) warn(at(), 'has no name: no device can use this property');
+    else if (!TWIN_KEY.test(property.name))
       report(
-        ['spec', 'properties', i, 'visitors', 'protocolName'],
-        `${JSON.stringify(property.visitors.protocolName)} does not match the model protocol ${JSON.stringify(model.spec.protocol)}`,
+        at('name'),
+        `${JSON.stringify(property.name)} is not valid: a property name is a twin key, 1 to 128 of a-z A-Z 0-9 - _ . , : / @ #`,
+      );
+    if (!property.type)
+      warn(
+        at(),
+        `has no type: its values are taken as strings (STRING), as KubeEdge does (set type: one of ${PROPERTY_TYPES.join(', ')})`,
+      );
+    checkBounds(property, at, reporters);
+    const visitorProtocol = property.visitors?.protocolName;
+    if (visitorProtocol && protocol && visitorProtocol !== protocol)
+      warn(
+        at('visitors', 'protocolName'),
+        `${JSON.stringify(visitorProtocol)} does not match the model protocol ${JSON.stringify(protocol)} (the visitor is used as it is)`,
       );
     const configData = property.visitors?.configData;
-    if (configData && REPORT_KEY in configData) {
-      const base = ['spec', 'properties', i, 'visitors', 'configData', REPORT_KEY];
-      for (const v of checkReport(configData[REPORT_KEY], property, base).violations)
+    if (configData && REPORT_KEY in configData)
+      for (const v of checkReport(
+        configData[REPORT_KEY],
+        withType(property),
+        at('visitors', 'configData', REPORT_KEY),
+      ).violations)
         report(v.path, v.message);
-    }
   });
 }
 
-function checkDevice(
-  device: Device,
-  report: Report,
-  reportAll: (v: Violation[]) => void,
-  options: CheckOptions,
-) {
-  const { spec } = device;
-  const protocolName = spec.protocol.protocolName;
-  if (checkProtocolName(protocolName, ['spec', 'protocol', 'protocolName'], report, options)) {
-    const protocol = getProtocol(protocolName);
-    if (protocol) {
-      const base: PathSegment[] = ['spec', 'protocol', 'configData'];
-      spec.protocol.configData ??= {};
-      const violations = validateAgainst(protocol.config, spec.protocol.configData, base);
-      reportAll(violations);
-      if (violations.length === 0)
-        for (const f of protocol.checkConfig?.(spec.protocol.configData) ?? [])
-          report([...base, ...f.path], f.message);
+/** A model property with its type as it runs: one written without a type is a STRING. */
+function withType(property: ModelPropertySpec) {
+  return { ...property, name: property.name ?? '', type: property.type ?? 'STRING' };
+}
+
+/**
+ * Bounds a device can run with, or not: ones that do not apply or do not parse are ignored (with a warning),
+ * as KubeEdge ignores them; a minimum above the maximum refuses every desired value, which is said.
+ */
+function checkBounds(
+  property: ModelPropertySpec,
+  at: (...rest: PathSegment[]) => PathSegment[],
+  { warn }: Reporters,
+): void {
+  const type = property.type ?? 'STRING';
+  const bounds: number[] = [];
+  for (const field of ['minimum', 'maximum'] as const) {
+    const text = property[field];
+    if (text === undefined || text === '') continue;
+    if (!NUMERIC_TYPES.includes(type)) {
+      warn(
+        at(field),
+        `is ignored: it applies only to INT, FLOAT and DOUBLE properties (this one is ${type})`,
+      );
+      continue;
     }
+    const parsed = parseTwinValue(type, text);
+    if (parsed.ok) bounds.push(parsed.value as number);
+    else warn(at(field), `is ignored: ${parsed.reason}`);
   }
+  if (bounds.length === 2 && bounds[0]! > bounds[1]!)
+    warn(
+      at('maximum'),
+      `is below the minimum (${property.minimum} > ${property.maximum}): every desired value will be refused`,
+    );
+}
+
+/** Checks a Device on its own; false when it cannot be resolved at all (it names no DeviceModel). */
+function checkDevice(device: Device, reporters: Reporters): boolean {
+  const { report, warn } = reporters;
+  const { spec } = device;
+  const modelRef = spec?.deviceModelRef;
+  if (!modelRef?.name) {
+    const path = !spec
+      ? ['spec']
+      : !modelRef
+        ? ['spec', 'deviceModelRef']
+        : ['spec', 'deviceModelRef', 'name'];
+    report(path, 'is required: a device is an instance of a DeviceModel (spec.deviceModelRef.name)');
+  }
+  if (!spec) return false;
+  const protocolName = spec.protocol?.protocolName;
+  if (protocolName) checkProtocolName(protocolName, ['spec', 'protocol', 'protocolName'], reporters);
   const properties = spec.properties ?? [];
   checkUnique(
     properties.map((p) => p.name),
@@ -195,23 +257,37 @@ function checkDevice(
     (spec.methods ?? []).map((m) => m.name),
     (i) => ['spec', 'methods', i, 'name'],
     'method',
-    report,
+    warn,
   );
   properties.forEach((property, i) => {
-    if (property.visitors && property.visitors.protocolName !== protocolName)
-      report(
-        ['spec', 'properties', i, 'visitors', 'protocolName'],
-        `${JSON.stringify(property.visitors.protocolName)} does not match the device protocol ${JSON.stringify(protocolName)}`,
-      );
+    const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'properties', i, ...rest];
+    if (!property.name)
+      report(at(), 'name is required: it names the model property this one runs (the twin key)');
+    checkCycle(property.collectCycle, at('collectCycle'), report);
+    checkCycle(property.reportCycle, at('reportCycle'), report);
+    if (property.pushMethod) checkPushMethod(property.pushMethod, at('pushMethod'), warn);
   });
+  checkCycle(spec.stateReport?.reportCycle, ['spec', 'stateReport', 'reportCycle'], report);
+  checkCycle(device.status?.reportCycle, ['status', 'reportCycle'], report);
   const names = new Set(properties.map((p) => p.name));
   (spec.methods ?? []).forEach((method, i) => {
     (method.propertyNames ?? []).forEach((name, j) => {
       if (!names.has(name))
-        report(
+        warn(
           ['spec', 'methods', i, 'propertyNames', j],
           `names no property of this device: ${JSON.stringify(name)}`,
         );
     });
   });
+  return Boolean(modelRef?.name);
+}
+
+/** Values KubeEdge's CRD takes that no push can be made with: the device runs, the push fails. */
+function checkPushMethod(push: PushMethod, base: PathSegment[], warn: Report): void {
+  const port = push.http?.port;
+  if (port !== undefined && (port < 1 || port > 65535))
+    warn([...base, 'http', 'port'], `${port} is not a TCP port (1-65535): the HTTP push cannot be made`);
+  const qos = push.mqtt?.qos;
+  if (qos !== undefined && (qos < 0 || qos > 2))
+    warn([...base, 'mqtt', 'qos'], `${qos} is not an MQTT QoS (0, 1 or 2): the MQTT push cannot be made`);
 }

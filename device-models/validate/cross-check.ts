@@ -1,17 +1,18 @@
+import type { TSchema } from '@sinclair/typebox';
 import { getProtocol } from '../protocols/index.js';
+import type { ProtocolSchemas } from '../protocols/types.js';
 import { DEFAULT_CYCLE_MS, type ResolvedDevice, type ResolvedProperty } from '../resolved.js';
 import type { Device, DeviceProperty } from '../schema/device.js';
-import type { DeviceModel, ModelProperty } from '../schema/device-model.js';
+import type { DeviceModel, ModelProperty, ModelPropertySpec } from '../schema/device-model.js';
 import { REPORT_KEY, type ReportStrategy } from '../schema/report.js';
-import { checkTwinValue } from '../values.js';
+import { checkTwinValue, NUMERIC_TYPES, parseTwinValue } from '../values.js';
 import { validateAgainst } from './ajv-problems.js';
-import { type Checked, reporter } from './check-object.js';
+import { type Checked, type Report, reporter } from './check-object.js';
+import { dropNulls } from './drop-nulls.js';
 import { checkLines, type Placed } from './lines.js';
 import type { PathSegment, Problem } from './problems.js';
 import { suggest } from './problems.js';
 import { checkReport } from './report-check.js';
-
-type Report = (path: readonly PathSegment[], message: string) => void;
 
 type Of<K extends Checked['kind']> = Extract<Checked, { kind: K }>;
 
@@ -47,10 +48,10 @@ export function crossCheck(checked: readonly Checked[]): {
     const owner = devices.get(keyOf(status.object));
     const model = owner && models.get(modelKey(owner.object));
     if (!model) continue;
-    const report = reporter(status.source, problems);
+    const warn = reporter(status.source, warnings, 'warning');
     (status.object.status?.twins ?? []).forEach((twin, i) => {
-      if (!model.object.spec.properties?.some((p) => p.name === twin.propertyName))
-        report(
+      if (twin.propertyName && !model.object.spec?.properties?.some((p) => p.name === twin.propertyName))
+        warn(
           ['status', 'twins', i, 'propertyName'],
           `is not a property of DeviceModel "${model.object.metadata.name}"`,
         );
@@ -60,7 +61,7 @@ export function crossCheck(checked: readonly Checked[]): {
 }
 
 function modelKey(device: Device): string {
-  return `${device.metadata.namespace ?? 'default'}/${device.spec.deviceModelRef.name}`;
+  return `${device.metadata.namespace ?? 'default'}/${device.spec?.deviceModelRef?.name}`;
 }
 
 function indexUnique<T extends Of<'DeviceModel'> | Of<'Device'>>(
@@ -82,19 +83,84 @@ function indexUnique<T extends Of<'DeviceModel'> | Of<'Device'>>(
   return index;
 }
 
+/** Where a device's problems go: its own document, or its model's for what the model gave it. */
+interface Sink {
+  report: Report;
+  warn: Report;
+  reportOnModel: Report;
+  warnOnModel: Report;
+}
+
+/**
+ * The device's configData over the model's default one, key by key (KubeEdge 1.22+); null is no value,
+ * as Go reads it.
+ */
+function mergeConfig(
+  base: Record<string, unknown> | undefined,
+  own: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const layer of [base, own])
+    for (const [key, value] of Object.entries(layer ?? {})) if (value !== null) merged[key] = value;
+  return merged;
+}
+
+/** The device's own configData block and its model's default one, and where each is written. */
+interface Layers {
+  own: Record<string, unknown> | undefined;
+  model: Record<string, unknown> | undefined;
+  at: { device: PathSegment[]; model: PathSegment[] };
+}
+
+/** Where a problem at `path` (inside merged configData) was written: the model's block, if only it has the key. */
+function place(
+  path: readonly PathSegment[],
+  { own, model, at }: Layers,
+): { path: PathSegment[]; onModel: boolean } {
+  const key = path[0];
+  const onModel = typeof key === 'string' && !(key in (own ?? {})) && key in (model ?? {});
+  return { path: [...(onModel ? at.model : at.device), ...path], onModel };
+}
+
+/**
+ * Validates merged configData against a protocol schema (normalising it in place): a value the schema refuses
+ * is an error, a key it does not know a warning (KubeEdge's configData is free-form, and the mapper ignores
+ * it). Each is reported where it was written: the device's block, or its model's.
+ */
+function checkConfigData(
+  protocol: ProtocolSchemas,
+  schema: TSchema,
+  merged: Record<string, unknown>,
+  layers: Layers,
+  sink: Sink,
+): boolean {
+  dropNulls(schema, merged);
+  let ok = true;
+  for (const v of validateAgainst(schema, merged)) {
+    const { path, onModel } = place(v.path, layers);
+    if (v.unknownField)
+      (onModel ? sink.warnOnModel : sink.warn)(path, `${v.message}: the ${protocol.name} mapper ignores it`);
+    else {
+      ok = false;
+      (onModel ? sink.reportOnModel : sink.report)(path, v.message);
+    }
+  }
+  return ok;
+}
+
 function resolveDevice(
   entry: Of<'Device'>,
   models: Map<string, Of<'DeviceModel'>>,
   problems: Problem[],
   warnings: Problem[],
 ): ResolvedDevice | undefined {
-  const report = reporter(entry.source, problems);
-  const warn = reporter(entry.source, warnings, 'warning');
   const device = entry.object;
+  const spec = device.spec!;
   const namespace = device.metadata.namespace ?? 'default';
   const modelEntry = models.get(modelKey(device));
+  const report = reporter(entry.source, problems);
   if (!modelEntry) {
-    const name = device.spec.deviceModelRef.name;
+    const name = spec.deviceModelRef?.name ?? '';
     const inNamespace = [...models.values()]
       .filter((m) => (m.object.metadata.namespace ?? 'default') === namespace)
       .map((m) => m.object.metadata.name);
@@ -105,34 +171,71 @@ function resolveDevice(
     );
     return undefined;
   }
+  const sink: Sink = {
+    report,
+    warn: reporter(entry.source, warnings, 'warning'),
+    reportOnModel: reporter(modelEntry.source, problems),
+    warnOnModel: reporter(modelEntry.source, warnings, 'warning'),
+  };
   const model = modelEntry.object;
-  const protocolName = device.spec.protocol.protocolName;
-  if (model.spec.protocol !== protocolName)
-    report(
-      ['spec', 'protocol', 'protocolName'],
-      `${JSON.stringify(protocolName)} does not match the protocol of DeviceModel "${model.metadata.name}" (${model.spec.protocol})`,
-    );
+  const protocolName = resolveProtocolName(device, model, sink);
+  const protocol = getProtocol(protocolName);
+  const ownConfig = spec.protocol?.configData;
+  const config = mergeConfig(model.spec?.protocolConfigData, ownConfig);
+  if (protocol) {
+    const layers: Layers = {
+      own: ownConfig,
+      model: model.spec?.protocolConfigData,
+      at: { device: ['spec', 'protocol', 'configData'], model: ['spec', 'protocolConfigData'] },
+    };
+    if (checkConfigData(protocol, protocol.config, config, layers, sink))
+      for (const f of protocol.checkConfig?.(config) ?? []) {
+        const { path, onModel } = place(f.path, layers);
+        (onModel ? sink.reportOnModel : sink.report)(path, f.message);
+      }
+  }
   const properties: ResolvedProperty[] = [];
-  (device.spec.properties ?? []).forEach((property, i) => {
-    const resolvedProperty = resolveProperty(property, i, model, protocolName, report, warn);
+  (spec.properties ?? []).forEach((property, i) => {
+    const resolvedProperty = resolveProperty(property, i, model, protocolName, sink);
     if (resolvedProperty) properties.push(resolvedProperty);
   });
-  const stateReport = device.spec.stateReport ?? device.status ?? {};
+  const stateReport = spec.stateReport ?? device.status ?? {};
   return {
     id: `${namespace}/${device.metadata.name}`,
     namespace,
     name: device.metadata.name,
-    nodeName: device.spec.nodeName ?? '',
+    nodeName: spec.nodeName ?? '',
     protocol: protocolName,
-    config: device.spec.protocol.configData ?? {},
+    config,
     properties,
     stateReport: {
       reportToCloud: stateReport.reportToCloud ?? false,
       reportCycle: stateReport.reportCycle || DEFAULT_CYCLE_MS,
     },
-    device,
+    device: device as ResolvedDevice['device'],
     model,
   };
+}
+
+/**
+ * The device's protocol name, or else its model's. Any name is valid: one with no built-in mapper waits for a
+ * mapper of your own on the EventBus.
+ */
+function resolveProtocolName(device: Device, model: DeviceModel, sink: Sink): string {
+  const own = device.spec?.protocol?.protocolName ?? '';
+  const fromModel = model.spec?.protocol ?? '';
+  if (own && fromModel && own !== fromModel)
+    sink.warn(
+      ['spec', 'protocol', 'protocolName'],
+      `${JSON.stringify(own)} does not match the protocol of DeviceModel "${model.metadata.name}" (${fromModel}): the device's is used`,
+    );
+  const name = own || fromModel;
+  if (!name)
+    sink.warn(
+      device.spec?.protocol ? ['spec', 'protocol'] : ['spec'],
+      `names no protocol, and neither does DeviceModel "${model.metadata.name}": no mapper will serve this device (its twin still works over the EventBus)`,
+    );
+  return name;
 }
 
 function resolveProperty(
@@ -140,16 +243,18 @@ function resolveProperty(
   i: number,
   model: DeviceModel,
   protocolName: string,
-  report: Report,
-  warn: Report,
+  sink: Sink,
 ): ResolvedProperty | undefined {
+  const { report, warn } = sink;
   const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'properties', i, ...rest];
-  const modelProperties = model.spec.properties ?? [];
-  const modelProperty: ModelProperty | undefined = modelProperties.find((p) => p.name === property.name);
-  if (!modelProperty) {
+  if (!property.name) return undefined;
+  const modelProperties = model.spec?.properties ?? [];
+  const modelIndex = modelProperties.findIndex((p) => p.name === property.name);
+  const written = modelProperties[modelIndex];
+  if (!written) {
     const hint = suggest(
       property.name,
-      modelProperties.map((p) => p.name),
+      modelProperties.flatMap((p) => (p.name ? [p.name] : [])),
     );
     report(
       at('name'),
@@ -157,38 +262,33 @@ function resolveProperty(
     );
     return undefined;
   }
-  const desired = property.desired?.value;
-  if (desired !== undefined && desired !== '') {
-    if (modelProperty.accessMode === 'ReadOnly')
-      report(
-        at('desired'),
-        `property "${property.name}" is ReadOnly in the model: it cannot have a desired value`,
-      );
-    else {
-      const checked = checkTwinValue(modelProperty.type, desired, modelProperty);
-      if (!checked.ok) report(at('desired', 'value'), checked.reason);
-    }
-  }
-  const merged = mergeVisitor(modelProperty, property);
-  if (!merged) {
+  const modelProperty = runnable(written, property.name);
+  const desired = checkDesired(property, modelProperty, at, warn);
+  const visitorProtocol = property.visitors?.protocolName;
+  if (visitorProtocol && protocolName && visitorProtocol !== protocolName)
+    warn(
+      at('visitors', 'protocolName'),
+      `${JSON.stringify(visitorProtocol)} does not match the device protocol ${JSON.stringify(protocolName)} (the visitor is used as it is)`,
+    );
+  const protocol = getProtocol(protocolName);
+  const merged = mergeVisitor(written, property);
+  if (!merged && protocol) {
     report(at(), 'visitors is required (the model gives no default visitor for this property)');
     return undefined;
   }
-  const { visitor, strategy } = takeReport(
-    merged,
-    property,
-    modelProperty,
-    at('visitors', 'configData'),
-    report,
-  );
-  const protocol = getProtocol(protocolName);
+  const base = at('visitors', 'configData');
+  const { visitor, strategy } = takeReport(merged ?? {}, property, modelProperty, base, report);
   if (protocol) {
-    const base = at('visitors', 'configData');
-    const violations = validateAgainst(protocol.visitor, visitor, base);
-    for (const v of violations) report(v.path, v.message);
-    if (violations.length === 0)
-      for (const f of protocol.checkVisitor?.(visitor, modelProperty) ?? [])
-        report([...base, ...f.path], f.message);
+    const layers: Layers = {
+      own: property.visitors?.configData,
+      model: written.visitors?.configData,
+      at: { device: base, model: ['spec', 'properties', modelIndex, 'visitors', 'configData'] },
+    };
+    if (checkConfigData(protocol, protocol.visitor, visitor, layers, sink))
+      for (const f of protocol.checkVisitor?.(visitor, modelProperty) ?? []) {
+        const { path, onModel } = place(f.path, layers);
+        (onModel ? sink.reportOnModel : sink.report)(path, f.message);
+      }
   }
   const collectCycle = property.collectCycle || DEFAULT_CYCLE_MS;
   const read = protocol?.isRead?.(visitor) ?? true;
@@ -208,6 +308,47 @@ function resolveProperty(
     ...(desired ? { desired } : {}),
     ...(strategy ? { report: strategy } : {}),
   };
+}
+
+/**
+ * The model property as a device runs it: typed (STRING when the model says nothing, as KubeEdge's twin
+ * takes it), with only the bounds that apply and parse (the others were warned about on the model).
+ */
+function runnable(written: ModelPropertySpec, name: string): ModelProperty {
+  const { minimum, maximum, ...rest } = written;
+  const type = written.type ?? 'STRING';
+  const usable = (text: string | undefined) =>
+    text !== undefined && text !== '' && NUMERIC_TYPES.includes(type) && parseTwinValue(type, text).ok;
+  return {
+    ...rest,
+    name,
+    type,
+    ...(usable(minimum) ? { minimum } : {}),
+    ...(usable(maximum) ? { maximum } : {}),
+  };
+}
+
+/**
+ * The desired value a device can be given. KubeEdge takes any string in the Device and refuses a value of the
+ * wrong type only when it reaches the twin; here such a value is a warning and is left out, so the device
+ * runs and its twin keeps the desired value it has.
+ */
+function checkDesired(
+  property: DeviceProperty,
+  model: ModelProperty,
+  at: (...rest: PathSegment[]) => PathSegment[],
+  warn: Report,
+): string | undefined {
+  const desired = property.desired?.value;
+  if (desired === undefined || desired === '') return undefined;
+  if (model.accessMode === 'ReadOnly') {
+    warn(at('desired'), `property "${property.name}" is ReadOnly in the model: its desired value is ignored`);
+    return undefined;
+  }
+  const checked = checkTwinValue(model.type, desired, model);
+  if (checked.ok) return desired;
+  warn(at('desired', 'value'), `${checked.reason}: the desired value is ignored`);
+  return undefined;
 }
 
 /**
@@ -232,9 +373,9 @@ function takeReport(
 
 /** The model's default visitor overridden key by key by the device's (KubeEdge 1.22+). */
 function mergeVisitor(
-  modelProperty: ModelProperty,
+  modelProperty: ModelPropertySpec,
   property: DeviceProperty,
 ): Record<string, unknown> | undefined {
   if (!modelProperty.visitors && !property.visitors) return undefined;
-  return { ...modelProperty.visitors?.configData, ...property.visitors?.configData };
+  return mergeConfig(modelProperty.visitors?.configData, property.visitors?.configData);
 }

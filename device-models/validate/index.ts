@@ -45,19 +45,40 @@ export function validateObjects(
   options: CheckOptions = {},
 ): ValidationResult {
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const checked: Checked[] = [];
   for (const object of objects) {
     const result = checkObject(object, options);
     problems.push(...result.problems);
+    warnings.push(...result.warnings);
     if (result.checked) checked.push(result.checked);
   }
   const cross = crossCheck(checked);
   problems.push(...cross.problems);
+  warnings.push(...cross.warnings);
   const counts = Object.fromEntries(
     KINDS.map((k) => [k, checked.filter((c) => c.kind === k).length]),
   ) as ValidationResult['counts'];
   const models = checked.flatMap((c) => (c.kind === 'DeviceModel' ? [c.object] : []));
-  return { problems, warnings: cross.warnings, files: 0, counts, models, devices: cross.devices };
+  return {
+    problems: distinct(problems),
+    warnings: distinct(warnings),
+    files: 0,
+    counts,
+    models,
+    devices: cross.devices,
+  };
+}
+
+/** Each problem once: one in a model's default (a visitor, protocolConfigData) is found once per device of it. */
+function distinct(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${formatProblem(p)}\0${p.severity}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** An object with no file behind it (e.g. from the Kubernetes API); problems name `origin` and the path. */

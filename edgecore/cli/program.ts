@@ -33,7 +33,10 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .argument('<paths...>', 'files or directories (.yaml, .yml, .json)')
     .option('--json', 'print machine-readable results')
     .option('--max-bytes <n>', `refuse files larger than this (default ${DEFAULT_MAX_BYTES})`, Number)
-    .option('--protocol <names...>', 'accept these protocol names too (a mapper of your own)')
+    .option(
+      '--protocol <names...>',
+      'protocol names of mappers of your own (any name is valid; these are not warned about as look-alikes of a built-in one)',
+    )
     .action(async (paths: string[], options: ValidateOptions) => {
       exitCode = await (await import('./validate-command.js')).runValidate(paths, options, out);
     });
@@ -135,7 +138,11 @@ export function createProgram(out: Output): { program: Command; run(argv: string
       [] as string[],
     )
     .option('--status-interval <ms>', 'at most one status patch per device per interval', Number, 500)
-    .option('--status-target <kind>', 'DeviceStatus, or Device for older KubeEdge CRDs', 'DeviceStatus')
+    .option(
+      '--status-target <kind>',
+      'DeviceStatus (Device.status where the cluster has no DeviceStatus resource), or Device',
+      'DeviceStatus',
+    )
     .option('--keepalive <seconds>', 'ping edge nodes this often', Number, 15)
     .action(async (options: CloudCliOptions) => {
       exitCode = await (await import('./cloud-command.js')).runCloud(options, out);

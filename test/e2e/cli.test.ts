@@ -34,7 +34,7 @@ describe('edgetwin validate', () => {
     expect(result.stdout.trim().split('\n')).toEqual(['ok: 5 DeviceModel(s), 5 Device(s) in 5 file(s)']);
   });
 
-  it('exits 1 and prints file:line:col  path  message for each problem', async () => {
+  it('exits 1 and prints file:line:col  path  message for each problem (warnings too)', async () => {
     const text = readFileSync(join(root, 'device-models/samples/modbus-tcp-thermostat.yaml'), 'utf8')
       .replace('register: HoldingRegister', 'register: Holding')
       .replace('value: "21.5"', 'value: "80"');
@@ -45,10 +45,12 @@ describe('edgetwin validate', () => {
     const result = await edgetwin('validate', file);
     expect(result.code).toBe(1);
     expect(result.stdout.trim().split('\n')).toEqual([
-      `${file}:${line('value: "80"')}:16  spec.properties[1].desired.value  80 is above the maximum 35`,
+      `${file}:${line('value: "80"')}:16  warning: spec.properties[1].desired.value  80 is above the maximum 35: the desired value is ignored`,
       `${file}:${line('register: Holding')}:21  spec.properties[1].visitors.configData.register  must be one of CoilRegister, DiscreteInputRegister, HoldingRegister, InputRegister (got "Holding"); did you mean HoldingRegister?`,
     ]);
-    expect(result.stderr).toContain('2 problem(s) in 1 file(s)');
+    expect(result.stderr).toContain(
+      '1 problem(s) in 1 file(s) (1 DeviceModel(s), 1 Device(s) read), 1 warning(s)',
+    );
   });
 
   it('exits 0 when there are only warnings, printing them as file:line:col  warning: path  message', async () => {
