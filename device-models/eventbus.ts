@@ -2,34 +2,23 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { ErrorObject } from 'ajv';
 import { validatorFor } from './ajv.js';
 import { StringEnum, TWIN_KEY_PATTERN } from './schema/common.js';
-import { PROPERTY_TYPES, type PropertyType } from './schema/device-model.js';
+import { PROPERTY_TYPES } from './schema/device-model.js';
 import { DEVICE_STATES } from './schema/device-status.js';
+import { TWIN_VALUE_TYPES } from './values.js';
 
 /**
  * The payloads KubeEdge's edge EventBus carries (DESIGN.md §4), as schemas with their inferred types.
  *
  * Reading rules, the same for every payload:
  * - unknown fields are allowed (other software adds its own), but known fields are type-checked;
- * - a field KubeEdge always writes is required here; one it writes with `omitempty` is optional;
- * - where KubeEdge's Go code can write `null` (a nil pointer, map or slice), `null` is accepted.
+ * - what KubeEdge's edgecore reads without it is optional here: `event_id` and `timestamp` on every input
+ *   (KubeEdge's mappers send `"event_id": ""`, its examples send neither); a field KubeEdge always writes on
+ *   an output is required;
+ * - where KubeEdge's Go code takes `null` (a nil pointer, map or slice, or a zero value), `null` is accepted.
  */
 
 /** KubeEdge's limit on a twin value's length. */
 export const TWIN_VALUE_MAX_LENGTH = 512;
-
-const KUBEEDGE_VALUE_TYPES = ['string', 'int', 'integer', 'float', 'boolean', 'deleted'] as const;
-
-/**
- * `metadata.type` of a twin: KubeEdge's names plus the lower-cased model types edgetwin reports
- * (`double`, `bytes`, `stream`).
- */
-export const TWIN_VALUE_TYPES: readonly ((typeof KUBEEDGE_VALUE_TYPES)[number] | Lowercase<PropertyType>)[] =
-  [
-    ...new Set([
-      ...KUBEEDGE_VALUE_TYPES,
-      ...PROPERTY_TYPES.map((t) => t.toLowerCase() as Lowercase<PropertyType>),
-    ]),
-  ];
 
 /** The same schema, also accepting `null`. */
 function Nullable<T extends TSchema>(schema: T) {
@@ -55,20 +44,42 @@ function Open<T extends Record<string, TSchema>>(properties: T, description?: st
 
 const Millis = Type.Integer({ minimum: 0, description: 'ms since the epoch' });
 
-/** What every EventBus payload starts with. */
+/**
+ * What every EventBus payload starts with. Both fields are optional on input, as KubeEdge's edgecore reads
+ * them (Go's zero values); what edgetwin publishes always has both. A result echoes its request's
+ * `event_id`, or carries `""` when the request had none, as KubeEdge's do.
+ */
 export const BaseMessage = Open({
-  event_id: Type.String({ description: 'A random UUID; results echo the request’s.' }),
-  timestamp: Millis,
+  event_id: Type.Optional(
+    Nullable(
+      Type.String({ description: 'A random UUID; a result echoes its request’s ("" if it had none).' }),
+    ),
+  ),
+  timestamp: Type.Optional(Nullable(Type.Integer({ description: 'ms since the epoch' }))),
 });
 export type BaseMessage = Static<typeof BaseMessage>;
 
-/** A twin's value type, lower case. */
+/** A twin's value type, from KubeEdge's set: what edgetwin publishes. */
 export const TwinValueType = StringEnum(TWIN_VALUE_TYPES, 'How the value string is parsed.');
 export type TwinValueType = Static<typeof TwinValueType>;
 
-/** The device states `state/update` carries. */
+/** The device states edgetwin's mappers publish on `state/update`. */
 export const DeviceStateName = StringEnum(DEVICE_STATES, 'online, offline, ok, unknown or unhealthy');
 export type DeviceStateName = Static<typeof DeviceStateName>;
+
+/**
+ * The states `state/update` takes, in any case: KubeEdge's (dtmanager dealDeviceStateUpdate lower-cases the
+ * state and takes online, offline, ok, unknown and disconnected; mappers-go sends "OK" and "DISCONNECTED"),
+ * and edgetwin's `unhealthy`.
+ */
+export const STATE_UPDATE_STATES = [...DEVICE_STATES, 'disconnected'] as const;
+export type StateUpdateState = (typeof STATE_UPDATE_STATES)[number];
+
+/** A `state/update` state in the lower-case form it is stored and published in, or undefined for any other. */
+export function stateNamed(state: string): StateUpdateState | undefined {
+  const lower = state.toLowerCase();
+  return (STATE_UPDATE_STATES as readonly string[]).includes(lower) ? (lower as StateUpdateState) : undefined;
+}
 
 /** Beyond KubeEdge: the longest `reason` a reported value keeps; a longer one is cut, never refused. */
 export const TWIN_REASON_MAX_LENGTH = 256;
@@ -112,14 +123,52 @@ export const MsgTwinVersion = Open({
 });
 export type MsgTwinVersion = Static<typeof MsgTwinVersion>;
 
-/** One twin (one device property): desired (`expected`) and reported (`actual`) value, type and versions. */
+/** A twin's type: `type` read as KubeEdge's edgecore reads it, and edgetwin's finer `modelType`. */
+export const TwinTypeMetadata = Open({
+  type: Type.Optional(
+    Nullable(
+      Type.String({
+        description:
+          `One of ${TWIN_VALUE_TYPES.join(', ')} (what edgetwin publishes, and KubeEdge's edgecore takes). On ` +
+          'input a live twin keeps its type whatever comes, as in KubeEdge; a new twin takes these, none or "" ' +
+          '(string), and the lower-case model types double (float), bytes and stream (string).',
+      }),
+    ),
+  ),
+  // Unknown rather than an enum: KubeEdge's TypeMetadata drops keys it does not know, so no value of it may
+  // refuse a payload; the twin keeps a DeviceModel type that fits `type` and ignores any other.
+  modelType: Type.Optional(
+    Type.Unknown({
+      description:
+        'Beyond KubeEdge (whose TypeMetadata has no such field): the DeviceModel type where `type` loses it, ' +
+        `DOUBLE (a float), BYTES or STREAM (strings). One of ${PROPERTY_TYPES.join(', ')} when edgetwin writes it.`,
+    }),
+  ),
+});
+export type TwinTypeMetadata = Static<typeof TwinTypeMetadata>;
+
+/**
+ * One twin (one device property): desired (`expected`) and reported (`actual`) value, type and versions.
+ * `expected_version`/`actual_version` on an edge update are ignored, as KubeEdge ignores them (the edge bumps
+ * its own counter); `if_expected_version` is edgetwin's opt-in condition.
+ */
 export const MsgTwin = Open({
   expected: Type.Optional(Nullable(MsgTwinValue)),
   actual: Type.Optional(Nullable(MsgTwinValue)),
   optional: Type.Optional(Nullable(Type.Boolean())),
-  metadata: Type.Optional(Nullable(Open({ type: Type.Optional(TwinValueType) }))),
+  metadata: Type.Optional(Nullable(TwinTypeMetadata)),
   expected_version: Type.Optional(Nullable(MsgTwinVersion)),
   actual_version: Type.Optional(Nullable(MsgTwinVersion)),
+  if_expected_version: Type.Optional(
+    Nullable(
+      Open(
+        { cloud: Type.Integer({ minimum: 0 }), edge: Type.Integer({ minimum: 0 }) },
+        'Beyond KubeEdge, on an edge `twin/update` only (KubeEdge never sends it, and its decoders drop it): ' +
+          'apply the whole update only if this twin’s `expected_version` is still this one, else answer 409 ' +
+          '(an optimistic check, as AWS IoT shadows do). Never stored nor published.',
+      ),
+    ),
+  ),
 });
 export type MsgTwin = Static<typeof MsgTwin>;
 
@@ -131,7 +180,10 @@ export type MsgTwinMap = Static<typeof MsgTwinMap>;
 export const TwinUpdate = Open({ ...BaseMessage.properties, twin: MsgTwinMap });
 export type TwinUpdate = Static<typeof TwinUpdate>;
 
-/** `…/twin/update/result`: the changed twins, or `code`/`reason` (400, 404, 409) when the update failed. */
+/**
+ * `…/twin/update/result`: the changed twins, or `code`/`reason` (400, 404, 409, 503) when the update failed.
+ * Either way it echoes the update's `event_id` ("" when it had none).
+ */
 export const TwinUpdateResult = Open({
   ...BaseMessage.properties,
   twin: Type.Optional(Nullable(MsgTwinMap)),
@@ -140,10 +192,13 @@ export const TwinUpdateResult = Open({
 });
 export type TwinUpdateResult = Static<typeof TwinUpdateResult>;
 
-/** `…/twin/update/delta`: every twin, and the expected value of each twin whose actual differs. */
+/**
+ * `…/twin/update/delta`: as KubeEdge's BuildDeviceTwinDelta, every twin that has an expected value (not the
+ * deleted ones), and the expected value of each whose actual differs.
+ */
 export const TwinDelta = Open({
   ...BaseMessage.properties,
-  twin: KeyedBy(MsgTwin, 'Every twin of the device.'),
+  twin: KeyedBy(MsgTwin, 'Every live twin with an expected value.'),
   delta: KeyedBy(Type.String(), 'Expected value by property, where it differs from the actual one.'),
 });
 export type TwinDelta = Static<typeof TwinDelta>;
@@ -167,11 +222,20 @@ export type TwinGet = Static<typeof TwinGet>;
 export const TwinGetResult = TwinUpdateResult;
 export type TwinGetResult = Static<typeof TwinGetResult>;
 
-/** `…/state/update`: a mapper reports its device's state. */
-export const StateUpdate = Open({ ...BaseMessage.properties, state: DeviceStateName });
+/**
+ * `…/state/update`: a mapper reports its device's state, one of STATE_UPDATE_STATES in any case (checked by
+ * the twin module with stateNamed, which answers any other with a 400).
+ */
+export const StateUpdate = Open({
+  ...BaseMessage.properties,
+  state: Type.String({ description: 'online, offline, ok, unknown, disconnected or unhealthy, in any case' }),
+});
 export type StateUpdate = Static<typeof StateUpdate>;
 
-/** `…/state/update/result`. KubeEdge writes `last_online`; DESIGN.md names it `lastOnlineTime`: both are read. */
+/**
+ * `…/state/update/result`: KubeEdge's `{device: {name, state, last_online}}` (each left out when empty).
+ * edgetwin writes `last_online` as ISO 8601; `lastOnlineTime`, an older edgetwin's name, is read too.
+ */
 export const StateUpdateResult = Open({
   ...BaseMessage.properties,
   device: Open({
@@ -209,7 +273,10 @@ const Devices = Nullable(Type.Array(MembershipDevice));
 export const MembershipGet = BaseMessage;
 export type MembershipGet = Static<typeof MembershipGet>;
 
-/** `$hw/events/node/{node}/membership/get/result`: the node's devices. */
+/**
+ * `$hw/events/node/{node}/membership/get/result`: the node's devices, as KubeEdge's BuildMembershipGetResult
+ * lists them (id, name, description, state, last_online, attributes; no twins).
+ */
 export const MembershipGetResult = Open({ ...BaseMessage.properties, devices: Devices });
 export type MembershipGetResult = Static<typeof MembershipGetResult>;
 
@@ -235,9 +302,13 @@ export const DataUpdate = Open({
 });
 export type DataUpdate = Static<typeof DataUpdate>;
 
-/** An error on a `…/result` topic: `code` is HTTP-like (400 bad payload, 404, 409, 413 too large). */
+/**
+ * An error on a `…/result` topic: `code` is HTTP-like (400 bad payload, 404, 409, 413 too large, 503 not
+ * stored). `event_id` is always there, as in KubeEdge's Result: the request's, or "" when it had none (or
+ * could not be read).
+ */
 export const ErrorResult = Open({
-  event_id: Type.Optional(Type.String()),
+  event_id: Type.String(),
   timestamp: Millis,
   code: Type.Integer(),
   reason: Type.String(),

@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkTwinValue, formatTwinValue, outOfRange, parseTwinValue, sameTwinValue } from './values.js';
+import { PROPERTY_TYPES } from './schema/device-model.js';
+import {
+  checkTwinValue,
+  formatTwinValue,
+  outOfRange,
+  parseTwinValue,
+  sameTwinValue,
+  TWIN_VALUE_TYPES,
+  twinTypeNamed,
+  twinTypeOf,
+  twinValueProblem,
+} from './values.js';
 
 const value = (parsed: ReturnType<typeof parseTwinValue>) => (parsed.ok ? parsed.value : parsed.reason);
 
@@ -130,5 +141,65 @@ describe('round trips', () => {
         expect(parsed.ok && parsed.value === x).toBe(true);
       }),
     );
+  });
+});
+
+describe('twin types, in KubeEdge’s set', () => {
+  it('types every model property with one KubeEdge’s edgecore takes, keeping the model type where it is finer', () => {
+    expect(Object.fromEntries(PROPERTY_TYPES.map((t) => [t, twinTypeOf(t)]))).toEqual({
+      INT: { type: 'int' },
+      FLOAT: { type: 'float' },
+      DOUBLE: { type: 'float', modelType: 'DOUBLE' },
+      STRING: { type: 'string' },
+      BOOLEAN: { type: 'boolean' },
+      BYTES: { type: 'string', modelType: 'BYTES' },
+      STREAM: { type: 'string', modelType: 'STREAM' },
+    });
+    for (const t of PROPERTY_TYPES) expect(TWIN_VALUE_TYPES).toContain(twinTypeOf(t).type);
+  });
+
+  it.each<[string | null | undefined, ReturnType<typeof twinTypeNamed>]>([
+    ['int', { type: 'int' }],
+    ['integer', { type: 'integer' }],
+    ['float', { type: 'float' }],
+    ['boolean', { type: 'boolean' }],
+    ['string', { type: 'string' }],
+    ['deleted', { type: 'deleted' }],
+    ['', { type: 'string' }],
+    [undefined, { type: 'string' }],
+    [null, { type: 'string' }],
+    ['double', { type: 'float', modelType: 'DOUBLE' }],
+    ['bytes', { type: 'string', modelType: 'BYTES' }],
+    ['stream', { type: 'string', modelType: 'STREAM' }],
+    ['INT', undefined],
+    ['Float', undefined],
+    ['number', undefined],
+    ['constructor', undefined],
+  ])('reads the name %j as %j', (name, type) => {
+    expect(twinTypeNamed(name)).toEqual(type);
+  });
+});
+
+describe('twinValueProblem: KubeEdge’s dtcommon.ValidateValue', () => {
+  it.each([
+    ['int', ['0', '-42', '+7', '007', '9223372036854775807', '-9223372036854775808']],
+    ['integer', ['12']],
+    [
+      'float',
+      ['1', '-1.5', '.5', '5.', '1e3', '1E-3', 'NaN', 'nan', 'inf', '+Inf', '-Infinity', '0x1p-2', '0X.8P1'],
+    ],
+    ['boolean', ['true', 'false']],
+    ['string', ['', 'anything at all']],
+    ['deleted', ['x']],
+  ])('takes these %s values', (type, values) => {
+    for (const value of values) expect(twinValueProblem(type, value), value).toBeUndefined();
+  });
+
+  it.each([
+    ['int', ['', '1.5', '1e3', ' 1', '0x10', '9223372036854775808', '-9223372036854775809', '1_000']],
+    ['float', ['', 'abc', '1,5', '1e309', '-1e309', '0x1p99999', '0x10', '+nan', 'infinit', '1_000']],
+    ['boolean', ['True', 'TRUE', '1', 'yes', '']],
+  ])('refuses these %s values', (type, values) => {
+    for (const value of values) expect(twinValueProblem(type, value), value).toMatch(/is not a/);
   });
 });

@@ -84,7 +84,7 @@ export function checkTwinValue(type: PropertyType, text: string, bounds: Bounds)
  * (expected ≠ actual) and the device runtime's "does the device hold the desired value" both use it, so a
  * value written once is never taken for a different one because of how it was spelt.
  */
-export function sameTwinValue(type: string | undefined, a: string, b: string): boolean {
+export function sameTwinValue(type: string | null | undefined, a: string, b: string): boolean {
   if (a === b) return true;
   switch (type?.toLowerCase()) {
     case 'int':
@@ -107,4 +107,99 @@ export function sameTwinValue(type: string | undefined, a: string, b: string): b
 function sameNumber(a: string, b: string): boolean {
   const [x, y] = [parseTwinValue('DOUBLE', a), parseTwinValue('DOUBLE', b)];
   return x.ok && y.ok && x.value === y.value;
+}
+
+/**
+ * The twin types KubeEdge's edgecore takes (dtcommon.ValidateValue): what edgetwin publishes in `metadata.type`.
+ * `deleted` marks a soft-deleted twin.
+ */
+export const TWIN_VALUE_TYPES = ['string', 'int', 'integer', 'float', 'boolean', 'deleted'] as const;
+export type TwinTypeName = (typeof TWIN_VALUE_TYPES)[number];
+
+/** Model types KubeEdge's twin type cannot tell apart from another: kept beside it as `metadata.modelType`. */
+const FINER_MODEL_TYPES: readonly PropertyType[] = ['DOUBLE', 'BYTES', 'STREAM'];
+
+const TWIN_TYPE_OF_MODEL: Record<PropertyType, TwinTypeName> = {
+  INT: 'int',
+  FLOAT: 'float',
+  DOUBLE: 'float',
+  STRING: 'string',
+  BOOLEAN: 'boolean',
+  BYTES: 'string',
+  STREAM: 'string',
+};
+
+/**
+ * A twin's `metadata` type fields: `type` from KubeEdge's set, and `modelType`, the DeviceModel type, only where
+ * `type` loses it (DOUBLE is a `float`, BYTES and STREAM are `string`s). KubeEdge's TypeMetadata has no
+ * `modelType`, so its decoders drop it; edgetwin keeps it in the twin's `metadata` column, as KubeEdge keeps
+ * the rest of a twin's metadata there.
+ */
+export interface TwinType {
+  type: TwinTypeName;
+  modelType?: PropertyType;
+}
+
+/** The twin type of a model property: INT → int, FLOAT and DOUBLE → float, STRING, BYTES and STREAM → string. */
+export function twinTypeOf(modelType: PropertyType): TwinType {
+  const type = TWIN_TYPE_OF_MODEL[modelType];
+  return FINER_MODEL_TYPES.includes(modelType) ? { type, modelType } : { type };
+}
+
+/**
+ * A `metadata.type` as it comes on the EventBus: KubeEdge's names as they are (case-sensitive, as there), none
+ * or "" as `string` (KubeEdge's default), and the lower-case model types edgetwin published before (`double`,
+ * `bytes`, `stream`) as twinTypeOf maps them. Undefined for any other name.
+ */
+export function twinTypeNamed(name: string | null | undefined): TwinType | undefined {
+  if (name == null || name === '') return { type: 'string' };
+  if ((TWIN_VALUE_TYPES as readonly string[]).includes(name)) return { type: name as TwinTypeName };
+  const model = name.toUpperCase() as PropertyType;
+  return name === name.toLowerCase() && Object.hasOwn(TWIN_TYPE_OF_MODEL, model)
+    ? twinTypeOf(model)
+    : undefined;
+}
+
+/** Go's strconv.ParseFloat syntax: decimal, hexadecimal with a `p` exponent, inf/infinity with a sign, nan. */
+const GO_DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const GO_HEX = /^[+-]?0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/;
+const GO_SPECIAL = /^([+-]?inf(inity)?|nan)$/i;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * Why `value` is not a valid `type` twin value for KubeEdge's edgecore (dtcommon.ValidateValue), or undefined:
+ * int and integer take what Go's ParseInt(value, 10, 64) does, float what ParseFloat(value, 64) does (NaN and
+ * infinities included, not an overflow), boolean exactly `true` or `false`; string, deleted and any other type
+ * take anything.
+ */
+export function twinValueProblem(type: string, value: string): string | undefined {
+  switch (type) {
+    case 'int':
+    case 'integer': {
+      const n = INT_TEXT.test(value) ? BigInt(value) : undefined;
+      return n !== undefined && n >= INT64_MIN && n <= INT64_MAX
+        ? undefined
+        : `"${value}" is not a 64-bit ${type}`;
+    }
+    case 'float':
+      return goFloat(value) ? undefined : `"${value}" is not a float`;
+    case 'boolean':
+      return value === 'true' || value === 'false'
+        ? undefined
+        : `"${value}" is not a boolean (true or false)`;
+    default:
+      return undefined;
+  }
+}
+
+function goFloat(text: string): boolean {
+  if (GO_SPECIAL.test(text)) return true;
+  if (GO_DECIMAL.test(text)) return Number.isFinite(Number(text));
+  const hex = GO_HEX.exec(text);
+  if (!hex) return false;
+  const [whole, fraction] = [hex[1]!, hex[2] ?? ''];
+  if (whole + fraction === '') return false;
+  const mantissa = Number.parseInt(whole + fraction, 16);
+  return mantissa === 0 || Number.isFinite(mantissa * 2 ** (Number(hex[3]) - 4 * fraction.length));
 }

@@ -19,7 +19,7 @@ import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
 import type { EdgeHub } from './edgehub.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
-import { membershipUpdates } from './membership.js';
+import { memberEntry, membershipUpdates } from './membership.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
 import { EdgeMetrics } from './metrics.js';
 import { TwinModule } from './twin-module.js';
@@ -228,7 +228,7 @@ export class EdgeCore {
     }
     const node = this.options.config.nodeName;
     const bus = new BusGroup(this.externalBus ? [this.bus!, this.externalBus] : [this.bus!]);
-    const added = change.added.map((d) => ({ id: d.id, name: d.name, description: d.model.metadata.name }));
+    const added = change.added.map(memberEntry);
     const removed = change.removed.map((id) => ({ id, name: id.split('/')[1] ?? id }));
     for (const lists of membershipUpdates(added, removed))
       await bus.publish(topics.membershipUpdated(node), {

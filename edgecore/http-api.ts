@@ -24,13 +24,15 @@ class HttpError extends Error {
 
 /**
  * A twin as the HTTP API shows it: desired and reported side by side, with their versions, and the reason the
- * device gave for what it holds (when it gave one).
+ * device gave for what it holds (when it gave one). `type` is KubeEdge's, `modelType` the model's where finer.
  */
 function view(twin: MsgTwin) {
   const version = (v: MsgTwin['expected_version']) => (v ? `${v.cloud ?? 0}.${v.edge ?? 0}` : undefined);
   const reason = twinReason(twin.actual?.metadata?.reason);
+  const modelType = twin.metadata?.modelType;
   return {
     type: twin.metadata?.type,
+    ...(modelType ? { modelType } : {}),
     optional: twin.optional ?? false,
     desired: twin.expected
       ? {
@@ -50,7 +52,11 @@ function view(twin: MsgTwin) {
   };
 }
 
-/** `If-Match: "1.4"` (cloud.edge of the desired value it was based on), as GET shows it. */
+/**
+ * `If-Match: "1.4"` (cloud.edge of the desired value it was based on, as GET shows it): the PUT applies only if
+ * the desired value is still at that version, else 409. The HTTP side of the twin's opt-in
+ * `if_expected_version`; without the header a PUT applies whatever the version, as an MQTT update does.
+ */
 function parseIfMatch(header: string | undefined): { cloud: number; edge: number } | undefined {
   if (!header) return undefined;
   const match = header

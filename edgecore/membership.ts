@@ -1,3 +1,6 @@
+import { type MembershipDevice, MsgAttr, type ResolvedDevice, validatorFor } from '../device-models/index.js';
+import type { DeviceRow } from '../twin/store.js';
+
 /** A device as `membership/updated` lists it. */
 export interface MemberEntry {
   id: string;
@@ -7,6 +10,42 @@ export interface MemberEntry {
 
 /** Room for one membership message's lists, bytes: under the EventBus's 64 KiB payload limit. */
 export const MEMBERSHIP_CHUNK_BYTES = 48 * 1024;
+
+/**
+ * A device's `description` as KubeEdge's cloudcore gives it to the edge (DownstreamController createDevice):
+ * the Device's label `description`, when it has one.
+ */
+export function deviceDescription(device: ResolvedDevice): string | undefined {
+  return device.device.metadata?.labels?.description || undefined;
+}
+
+/** A device as `membership/updated` lists it: KubeEdge's `{id, name, description}`. */
+export function memberEntry(device: ResolvedDevice): MemberEntry {
+  const description = deviceDescription(device);
+  return { id: device.id, name: device.name, ...(description ? { description } : {}) };
+}
+
+const isMsgAttr = validatorFor(MsgAttr);
+
+/**
+ * A device as `membership/get/result` lists it, as KubeEdge's BuildMembershipGetResult does: id, name,
+ * description, state, last_online and attributes, each left out when empty (Go's `omitempty`), and no twins.
+ * Only attributes in KubeEdge's MsgAttr shape are listed (a KubeEdge decoder would fail on any other).
+ */
+export function membershipDevice(device: ResolvedDevice, row: DeviceRow | undefined): MembershipDevice {
+  const description = row?.description || deviceDescription(device);
+  const attributes = Object.entries(row?.attributes ?? {}).filter(([, attr]) => isMsgAttr(attr));
+  return {
+    id: device.id,
+    name: device.name,
+    ...(description ? { description } : {}),
+    ...(row?.state ? { state: row.state } : {}),
+    ...(row?.lastOnline ? { last_online: row.lastOnline } : {}),
+    ...(attributes.length > 0
+      ? { attributes: Object.fromEntries(attributes) as MembershipDevice['attributes'] }
+      : {}),
+  };
+}
 
 /**
  * `membership/updated` payloads for a change, each small enough for the EventBus (a gateway with a thousand

@@ -44,7 +44,7 @@ export class EdgeMetrics {
   });
 
   setState(device: string, state: string): void {
-    for (const s of ['online', 'offline', 'unhealthy', 'ok', 'unknown'])
+    for (const s of ['online', 'offline', 'unhealthy', 'ok', 'disconnected', 'unknown'])
       this.deviceState.set({ device, state: s }, s === state ? 1 : 0);
   }
 }

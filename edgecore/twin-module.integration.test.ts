@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TWIN_VALUE_TYPES } from '../device-models/index.js';
 import { EventBus } from '../sdk/eventbus/event-bus.js';
 import { type TopicWatcher, type WatchedMessage, watchTopics } from '../sdk/testing/index.js';
 import { edgeConfig } from './config.js';
@@ -19,6 +20,33 @@ const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', im
 const NAME = `thermostat-${randomUUID().slice(0, 8)}`;
 const ID = `default/${NAME}`;
 const topic = (suffix: string) => `$hw/events/device/${ID}/${suffix}`;
+/** A scale on a protocol of the user's own: a DOUBLE and a BYTES property (types KubeEdge's twin has not). */
+const SCALE = `scale-${randomUUID().slice(0, 8)}`;
+const SCALE_ID = `default/${SCALE}`;
+const scaleTopic = (suffix: string) => `$hw/events/device/${SCALE_ID}/${suffix}`;
+const scaleYaml = `
+apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: { name: ${SCALE}-model, namespace: default }
+spec:
+  protocol: virtualProtocol
+  properties:
+    - { name: weight, type: DOUBLE, accessMode: ReadOnly }
+    - { name: photo, type: BYTES, accessMode: ReadOnly }
+    - { name: tare, type: BOOLEAN, accessMode: ReadWrite }
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: { name: ${SCALE}, namespace: default, labels: { description: bench-scale } }
+spec:
+  deviceModelRef: { name: ${SCALE}-model }
+  nodeName: edge-node-1
+  protocol: { protocolName: virtualProtocol }
+  properties:
+    - { name: weight, reportToCloud: true }
+    - { name: photo, reportToCloud: true }
+    - { name: tare, reportToCloud: true, desired: { value: "false" } }
+`;
 
 type Twins = Record<
   string,
@@ -49,6 +77,7 @@ describe('twin module', () => {
       join(dir, 'thermostat.yaml'),
       (await readFile(sample, 'utf8')).replaceAll('thermostat-01', NAME),
     );
+    await writeFile(join(dir, 'scale.yaml'), scaleYaml);
   });
   afterEach(async () => {
     await watch?.close();
@@ -245,4 +274,209 @@ describe('twin module', () => {
       }
     },
   );
+
+  describe('KubeEdge’s payloads', () => {
+    /** Publishes a payload as it is (no event_id, timestamp or anything else added). */
+    const publish = (to: string, payload: unknown) =>
+      watch!.client.publishAsync(to, JSON.stringify(payload), { qos: 1 });
+    const resultOf = (property: string, value: string) => (m: WatchedMessage) =>
+      m.topic === topic('twin/update/result') &&
+      (m.payload.twin as Twins | undefined)?.[property]?.actual?.value === value;
+
+    it('takes twin/update and twin/get without event_id or timestamp, echoing "" as KubeEdge does', async () => {
+      await startEdge();
+      // mappers-go's CreateMessageTwinUpdate: `"event_id": ""`, an empty actual metadata.
+      await publish(topic('twin/update'), {
+        event_id: '',
+        timestamp: Date.now(),
+        twin: { temperature: { actual: { value: '21.5', metadata: {} }, metadata: { type: 'float' } } },
+      });
+      const fromMapper = await watch!.next(resultOf('temperature', '21.5'));
+      expect(fromMapper.payload).toMatchObject({ event_id: '', timestamp: expect.any(Number) });
+      expect(fromMapper.payload).not.toHaveProperty('code');
+      // KubeEdge's led example: no event_id, no timestamp, a type KubeEdge ignores on a live twin.
+      await publish(topic('twin/update'), {
+        twin: { temperature: { actual: { value: '21.6' }, metadata: { type: 'Updated' } } },
+      });
+      expect((await watch!.next(resultOf('temperature', '21.6'))).payload).toMatchObject({ event_id: '' });
+
+      await publish(topic('twin/get'), {});
+      const got = await watch!.next((m) => m.topic === topic('twin/get/result'));
+      expect(got.payload).toMatchObject({ event_id: '', timestamp: expect.any(Number) });
+      const twins = got.payload.twin as Record<string, { metadata: { type: string } }>;
+      expect(twins.temperature?.metadata).toEqual({ type: 'float' });
+      for (const twin of Object.values(twins)) expect(TWIN_VALUE_TYPES).toContain(twin.metadata.type);
+
+      // An error result carries the event_id too ("" for none), as KubeEdge's Result does.
+      await watch!.subscribe('$hw/events/device/default/ghost/#');
+      await publish('$hw/events/device/default/ghost/twin/update', {
+        twin: { x: { actual: { value: '1' } } },
+      });
+      expect(
+        (await watch!.next((m) => m.topic === '$hw/events/device/default/ghost/twin/update/result')).payload,
+      ).toMatchObject({ event_id: '', code: 404 });
+    });
+
+    it('ignores versions on an edge update as KubeEdge does; if_expected_version opts in to a 409', async () => {
+      await startEdge();
+      const echoed = await update({
+        setpoint: { expected: { value: '22' }, expected_version: { cloud: 0, edge: 0 } },
+      });
+      expect(echoed.payload).not.toHaveProperty('code');
+      const version = (echoed.payload.twin as Twins).setpoint?.expected_version;
+      expect(version).toEqual({ cloud: 0, edge: 2 });
+
+      const stale = await update({
+        setpoint: { expected: { value: '23' }, if_expected_version: { cloud: 0, edge: 1 } },
+      });
+      expect(stale.payload).toMatchObject({
+        event_id: expect.any(String),
+        code: 409,
+        reason: expect.stringContaining('setpoint'),
+      });
+      const current = await update({ setpoint: { expected: { value: '24' }, if_expected_version: version } });
+      expect((current.payload.twin as Twins).setpoint).toMatchObject({
+        expected: { value: '24' },
+        expected_version: { cloud: 0, edge: 3 },
+      });
+      expect(current.payload.twin).not.toHaveProperty('setpoint.if_expected_version');
+      expect((await device()).twins.setpoint?.desired).toMatchObject({ value: '24' });
+    });
+
+    it('takes state/update in any case, as KubeEdge’s mappers send it, and keeps it lower case', async () => {
+      await startEdge();
+      const stateResult = (state: string) => (m: WatchedMessage) =>
+        m.topic === topic('state/update/result') &&
+        (m.payload.device as { state?: string } | undefined)?.state === state;
+      // mappers-go's CreateMessageState.
+      await publish(topic('state/update'), {
+        event_id: '',
+        timestamp: Date.now(),
+        state: 'OK',
+        attributes: null,
+      });
+      const ok = await watch!.next(stateResult('ok'));
+      expect(ok.payload).toEqual({
+        event_id: expect.stringMatching(/^[0-9a-f-]{36}$/), // a fresh one, as KubeEdge's BuildBaseMessage
+        timestamp: expect.any(Number),
+        device: { name: NAME, state: 'ok', last_online: expect.any(String) },
+      });
+      const api = await (await fetch(`${edge!.httpUrl}/api/v1/devices/${ID}`)).json();
+      expect(api).toMatchObject({
+        state: 'ok',
+        lastOnlineTime: (ok.payload.device as { last_online: string }).last_online,
+      });
+
+      await publish(topic('state/update'), { state: 'DISCONNECTED' });
+      const gone = await watch!.next(stateResult('disconnected'));
+      expect(gone.payload.device).toMatchObject({
+        last_online: (ok.payload.device as { last_online: string }).last_online,
+      });
+
+      await publish(topic('state/update'), { event_id: 'broken', state: 'ERROR' });
+      expect(
+        (
+          await watch!.next(
+            (m) => m.topic === topic('state/update/result') && m.payload.event_id === 'broken',
+          )
+        ).payload,
+      ).toMatchObject({ code: 400, reason: expect.stringContaining('disconnected') });
+    });
+
+    it('types twins from KubeEdge’s set with the finer model type beside, and deltas carry the twins with an expected value', async () => {
+      await startEdge();
+      await watch!.subscribe(`$hw/events/device/${SCALE_ID}/#`);
+      await publish(scaleTopic('twin/get'), { event_id: 'scale' });
+      const got = await watch!.next((m) => m.topic === scaleTopic('twin/get/result'));
+      const types = Object.fromEntries(
+        Object.entries(got.payload.twin as Record<string, { metadata: unknown }>).map(([k, t]) => [
+          k,
+          t.metadata,
+        ]),
+      );
+      expect(types).toEqual({
+        weight: { type: 'float', modelType: 'DOUBLE' },
+        photo: { type: 'string', modelType: 'BYTES' },
+        tare: { type: 'boolean' },
+      });
+      const view = (await (await fetch(`${edge!.httpUrl}/api/v1/devices/${SCALE_ID}`)).json()) as {
+        twins: Record<string, unknown>;
+      };
+      expect(view.twins.weight).toMatchObject({ type: 'float', modelType: 'DOUBLE' });
+
+      // An older edgetwin mapper's (and mappers-go's) `double` is taken; the twin keeps its type.
+      await publish(scaleTopic('twin/update'), {
+        event_id: 'weigh',
+        twin: { weight: { actual: { value: '1.25' }, metadata: { type: 'double' } } },
+      });
+      const weighed = await watch!.next((m) => m.topic === scaleTopic('twin/update/result'));
+      expect(weighed.payload).toMatchObject({
+        event_id: 'weigh',
+        twin: { weight: { actual: { value: '1.25' }, metadata: { type: 'float', modelType: 'DOUBLE' } } },
+      });
+
+      await publish(scaleTopic('twin/update'), {
+        event_id: 'tare',
+        twin: { tare: { expected: { value: 'true' } } },
+      });
+      const delta = await watch!.next(
+        (m) =>
+          m.topic === scaleTopic('twin/update/delta') &&
+          (m.payload.delta as Record<string, string>).tare === 'true',
+      );
+      expect(Object.keys(delta.payload.twin as object)).toEqual(['tare']); // weight and photo have no expected
+      expect(delta.payload.event_id).not.toBe('tare'); // a fresh one, as KubeEdge's BuildBaseMessage
+    });
+
+    it('lists membership/get/result devices as KubeEdge does: no twins, the description label', async () => {
+      await startEdge();
+      await watch!.subscribe('$hw/events/node/+/membership/get/result');
+      await publish('$hw/events/node/edge-node-1/membership/get', {});
+      const { payload } = await watch!.next((m) => m.topic.endsWith('/membership/get/result'));
+      expect(payload).toMatchObject({ event_id: '', timestamp: expect.any(Number) });
+      const devices = payload.devices as Record<string, unknown>[];
+      expect(devices.find((d) => d.id === ID)).toEqual({ id: ID, name: NAME, state: 'unknown' });
+      expect(devices.find((d) => d.id === SCALE_ID)).toEqual({
+        id: SCALE_ID,
+        name: SCALE,
+        description: 'bench-scale',
+        state: 'unknown',
+      });
+    });
+
+    it('publishes twin/cloud_updated when the cloud changes a twin, and no update/result', async () => {
+      await startEdge();
+      const before = edge!.twinModule!.twins(ID)!.setpoint!.expected_version!;
+      let resultForCloud = false;
+      void watch!.next((m) => {
+        if (
+          m.topic === topic('twin/update/result') &&
+          (m.payload.twin as Twins)?.setpoint?.expected?.value === '25'
+        )
+          resultForCloud = true;
+        return false;
+      });
+      const cloudVersion = { cloud: before.cloud + 1, edge: before.edge };
+      await edge!.twinModule!.update(
+        ID,
+        { setpoint: { expected: { value: '25' }, expected_version: cloudVersion } },
+        'cloud',
+      );
+      const synced = await watch!.next((m) => m.topic === topic('twin/cloud_updated'));
+      expect(synced.payload).toEqual({
+        event_id: expect.any(String),
+        timestamp: expect.any(Number),
+        twin: {
+          setpoint: {
+            expected: { value: '25', metadata: { timestamp: expect.any(Number) } },
+            expected_version: cloudVersion,
+            optional: false,
+            metadata: { type: 'float' },
+          },
+        },
+      });
+      await update({ heater: { actual: { value: 'true' } } }); // published after anything the sync published
+      expect(resultForCloud).toBe(false);
+    });
+  });
 });

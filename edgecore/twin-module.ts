@@ -5,15 +5,19 @@ import {
   type MsgTwin,
   type MsgTwinMap,
   type ResolvedDevice,
+  STATE_UPDATE_STATES,
   StateUpdate,
+  stateNamed,
   TwinGet,
   TwinUpdate,
+  twinTypeOf,
 } from '../device-models/index.js';
 import { topics } from '../sdk/index.js';
 import { type DeltaIntents, deltaIntents, sameIntents } from '../twin/delta-intents.js';
-import { applyUpdate, snapshot } from '../twin/rules.js';
+import { applyUpdate, deltaTwins, snapshot } from '../twin/rules.js';
 import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';
 import type { EdgeContext } from './context.js';
+import { deviceDescription, membershipDevice } from './membership.js';
 
 const ANY = topics.ANY_DEVICE;
 
@@ -22,8 +26,10 @@ export type UpdateOutcome = ApplyResult | { ok: false; code: 404 | 503; reason: 
 /**
  * The DeviceTwin on the EventBus: applies twin updates from mappers and apps (and desired values from the
  * HTTP API) with KubeEdge's rules, persists them (acknowledged only after commit), then publishes, in order,
- * `update/result`, `update/document` and `update/delta`, and queues the cloud sync in the outbox.
+ * `update/result`, `update/document` and `update/delta`, and queues the cloud sync in the outbox. A cloud
+ * sync publishes no result (as in KubeEdge) but `twin/cloud_updated` with the twins it changed.
  * Also answers `twin/get`, `state/update` and `membership/get`. Bad payloads get a result with a code.
+ * Results echo the request's `event_id`, "" when it had none, as KubeEdge's do.
  *
  * Unlike KubeEdge, which republishes the delta after every update while one is pending, `update/delta` goes
  * out only when the delta's intents changed (deltaWorthPublishing): a mapper reporting every second must not
@@ -57,13 +63,13 @@ export class TwinModule {
       await bus.subscribe(
         topics.twinUpdate(ANY),
         TwinUpdate,
-        (topic, payload) => this.onTwinUpdate(topic, payload.twin, payload.event_id),
+        (topic, payload) => this.onTwinUpdate(topic, payload.twin, payload.event_id ?? ''),
         { resultTopic: result(topics.twinUpdateResult), qos: 1 },
       ),
       await bus.subscribe(
         topics.twinGet(ANY),
         TwinGet,
-        (topic, payload) => this.onTwinGet(topic, payload.event_id),
+        (topic, payload) => this.onTwinGet(topic, payload.event_id ?? ''),
         {
           resultTopic: result(topics.twinGetResult),
         },
@@ -71,11 +77,11 @@ export class TwinModule {
       await bus.subscribe(
         topics.stateUpdate(ANY),
         StateUpdate,
-        (topic, payload) => this.onStateUpdate(topic, payload.state, payload.event_id),
+        (topic, payload) => this.onStateUpdate(topic, payload.state, payload.event_id ?? ''),
         { resultTopic: result(topics.stateUpdateResult), qos: 1 },
       ),
       await bus.subscribe(topics.membershipGet(topics.ANY_NODE), MembershipGet, (topic, payload) =>
-        this.onMembershipGet(topic, payload.event_id),
+        this.onMembershipGet(topic, payload.event_id ?? ''),
       ),
       // Apps' messages for the cloud; carried once the cloud link exists (cloudcore).
       await bus.subscribe('$hw/events/upload/#', Type.Unknown(), (topic) => {
@@ -94,16 +100,25 @@ export class TwinModule {
     return structuredClone(this.cache.get(id) ?? {});
   }
 
-  /** Registers a device: its row, and a twin per property (typed from the model, desired from the spec). */
+  /**
+   * Registers a device: its row (with KubeEdge's `description`, the Device's label of that name), and a twin
+   * per property, typed from the model in KubeEdge's set (twinTypeOf: a DOUBLE is a `float` with
+   * `metadata.modelType` DOUBLE), desired from the spec.
+   */
   async addDevice(device: ResolvedDevice): Promise<void> {
-    this.ctx.store.upsertDevice({ id: device.id, namespace: device.namespace, name: device.name });
+    this.ctx.store.upsertDevice({
+      id: device.id,
+      namespace: device.namespace,
+      name: device.name,
+      description: deviceDescription(device) ?? '',
+    });
     const existing = this.cache.get(device.id) ?? {};
     const initial: MsgTwinMap = {};
     for (const property of device.properties) {
       if (existing[property.name]) continue;
       initial[property.name] = {
         optional: false,
-        metadata: { type: property.model.type.toLowerCase() as never },
+        metadata: twinTypeOf(property.model.type),
         ...(property.desired !== undefined ? { expected: { value: property.desired } } : {}),
       };
     }
@@ -119,7 +134,10 @@ export class TwinModule {
     this.ctx.store.removeDevice(id);
   }
 
-  /** Sets a desired value at the edge (HTTP, or an app); `basedOn` makes it conditional (409 when stale). */
+  /**
+   * Sets a desired value at the edge (HTTP, or an app). `basedOn`, the `expected_version` the value was based
+   * on, makes it conditional: 409 when the twin has moved on since (`if_expected_version`).
+   */
   setDesired(id: string, property: string, value: string, basedOn?: { cloud: number; edge: number }) {
     const device = this.ctx.devices.get(id);
     if (!device) return Promise.resolve<UpdateOutcome>({ ok: false, code: 404, reason: `no device ${id}` });
@@ -129,11 +147,15 @@ export class TwinModule {
         code: 404,
         reason: `device ${id} has no property "${property}"`,
       });
-    const twin: MsgTwin = { expected: { value }, ...(basedOn ? { expected_version: basedOn } : {}) };
+    const twin: MsgTwin = { expected: { value }, ...(basedOn ? { if_expected_version: basedOn } : {}) };
     return this.update(id, { [property]: twin }, 'edge', undefined, 'http');
   }
 
-  /** Applies an update, persists it, then publishes result → document → delta. */
+  /**
+   * Applies an update, persists it, then publishes result → document → delta (a cloud sync: document → delta
+   * → cloud_updated). `eventId` is the request's (echoed; "" for a request without one); undefined for an
+   * update of edgecore's own (HTTP, a device added, the cloud), whose messages get a fresh one.
+   */
   async update(
     id: string,
     update: MsgTwinMap,
@@ -142,21 +164,21 @@ export class TwinModule {
     label: string = source,
   ): Promise<UpdateOutcome> {
     const device = this.ctx.devices.get(id);
-    if (!device) return this.refuse(id, { ok: false, code: 404, reason: `no device ${id}` }, eventId);
+    if (!device) return this.refuse(id, { ok: false, code: 404, reason: `no device ${id}` }, source, eventId);
     const modelProblem = checkAgainstModel(device, update);
-    if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, eventId);
+    if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, source, eventId);
     const { bus } = this.ctx;
     const result = topics.twinUpdateResult(id);
     const previous = this.cache.get(id) ?? {};
     const applied = applyUpdate(previous, update, { source, now: Date.now() });
-    if (!applied.ok) return this.refuse(id, applied, eventId);
+    if (!applied.ok) return this.refuse(id, applied, source, eventId);
     // Applied to the cache at once, in arrival order; persisted by the next group commit.
     this.cache.set(id, applied.twins);
     const changed = Object.keys(applied.result).length > 0;
+    const changedTwins = Object.fromEntries(
+      Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
+    );
     if (changed) {
-      const changedTwins = Object.fromEntries(
-        Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
-      );
       // Beyond KubeEdge, a cloud sync the edge took goes back too: the cloud shows it as observedDesired.
       const sync = source === 'cloud' ? { ...changedTwins, ...applied.sync } : applied.sync;
       if (source === 'edge' && !this.committing.has(id) && reportsOnly(update) && !bus.heard(result)) {
@@ -176,6 +198,7 @@ export class TwinModule {
           return this.refuse(
             id,
             { ok: false, code: 503, reason: `not stored: ${(error as Error).message}` },
+            source,
             eventId,
           );
         } finally {
@@ -186,11 +209,14 @@ export class TwinModule {
       this.ctx.metrics.twinUpdates.inc({ source: label });
     }
     // Acknowledged only now, after commit; issued in order (result → document → delta) without a round trip each.
+    // The document carries the update's event_id, as KubeEdge's does; the delta a fresh one, as there.
     const stamp = { event_id: eventId ?? crypto.randomUUID(), timestamp: Date.now() };
     const sent: Promise<void>[] = [];
     // Built and sent only when someone can hear it: an in-process mapper reporting every second has no
     // subscriber on its result, and encoding every twin of it each time cost more than storing them.
-    if (bus.heard(result)) sent.push(bus.publish(result, { ...stamp, twin: applied.result }, { qos: 1 }));
+    // A cloud sync has no requester at the edge: no result, as in KubeEdge (which answers RestDealType only).
+    if (source === 'edge' && bus.heard(result))
+      sent.push(bus.publish(result, { ...stamp, twin: applied.result }, { qos: 1 }));
     // Only when a value, type or `optional` changed: a mapper repeating what it read gets its result (with
     // the new versions), and the cloud its sync, but apps are not told of a change that did not happen.
     const document = topics.twinUpdateDocument(id);
@@ -199,7 +225,12 @@ export class TwinModule {
     // An update that changed nothing cannot change the delta's intents itself (one still waiting for its
     // commit may have, and publishes them once committed), so it publishes no delta.
     if (changed && this.deltaWorthPublishing(id, applied.twins, applied.delta)) {
-      const delta = { ...stamp, twin: snapshot(applied.twins), delta: applied.delta };
+      const delta = {
+        event_id: crypto.randomUUID(),
+        timestamp: stamp.timestamp,
+        twin: deltaTwins(applied.twins),
+        delta: applied.delta,
+      };
       const intents = this.published.get(id);
       sent.push(
         bus.publish(topics.twinUpdateDelta(id), delta, { qos: 1 }).catch((error: unknown) => {
@@ -209,6 +240,11 @@ export class TwinModule {
         }),
       );
     }
+    // The cloud changed twins: `twin/cloud_updated` with each as it now is (a deleted one typed `deleted`), in
+    // the shape of the cloud sync KubeEdge's edgecore takes on that topic (DeviceTwinUpdate, with versions).
+    const cloudUpdated = topics.twinCloudUpdated(id);
+    if (source === 'cloud' && changed && bus.heard(cloudUpdated))
+      sent.push(bus.publish(cloudUpdated, { ...stamp, twin: changedTwins }, { qos: 1 }));
     await Promise.all(sent).catch((error: unknown) =>
       this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
     );
@@ -243,17 +279,27 @@ export class TwinModule {
     this.ctx.metrics.deltas.set(this.deltaTotal);
   }
 
-  private async refuse(id: string, refusal: Extract<UpdateOutcome, { ok: false }>, eventId?: string) {
+  /** Counts and logs a refusal, and answers it on `update/result` (an edge update's; the cloud has its own). */
+  private async refuse(
+    id: string,
+    refusal: Extract<UpdateOutcome, { ok: false }>,
+    source: UpdateSource,
+    eventId?: string,
+  ) {
     this.ctx.metrics.twinRefused.inc({ code: String(refusal.code) });
-    this.ctx.log.warn({ device: id, code: refusal.code, reason: refusal.reason }, 'twin update refused');
-    await this.ctx.bus
-      .publish(topics.twinUpdateResult(id), {
-        event_id: eventId ?? crypto.randomUUID(),
-        timestamp: Date.now(),
-        code: refusal.code,
-        reason: refusal.reason,
-      })
-      .catch(() => {});
+    this.ctx.log.warn(
+      { device: id, code: refusal.code, reason: refusal.reason, source },
+      'twin update refused',
+    );
+    if (source === 'edge')
+      await this.ctx.bus
+        .publish(topics.twinUpdateResult(id), {
+          event_id: eventId ?? crypto.randomUUID(),
+          timestamp: Date.now(),
+          code: refusal.code,
+          reason: refusal.reason,
+        })
+        .catch(() => {});
     return refusal;
   }
 
@@ -263,6 +309,7 @@ export class TwinModule {
     void this.update(id, twin, 'edge', eventId);
   }
 
+  /** `twin/get` → `twin/get/result`: every live twin, echoing the request's event_id ("" when it had none). */
   private async onTwinGet(topic: string, eventId: string): Promise<void> {
     const id = topics.parseDeviceTopic(topic)!.id;
     const stamp = { event_id: eventId, timestamp: Date.now() };
@@ -274,38 +321,44 @@ export class TwinModule {
     );
   }
 
-  private async onStateUpdate(topic: string, state: string, eventId: string): Promise<void> {
+  /**
+   * `state/update` → `state/update/result`. The state is taken in any case and kept lower case (KubeEdge
+   * compares it lower-cased, and keeps the spelling it got); online and ok stamp `last_online`. The result is
+   * KubeEdge's `{device: {name, state, last_online}}`, with the request's event_id when it had one (KubeEdge
+   * always gives a fresh one). A state KubeEdge ignores, or an unknown device, gets a 400 or 404 here.
+   */
+  private async onStateUpdate(topic: string, reported: string, eventId: string): Promise<void> {
     const id = topics.parseDeviceTopic(topic)!.id;
     const device = this.ctx.devices.get(id);
-    const stamp = { event_id: eventId, timestamp: Date.now() };
-    if (!device) {
-      await this.ctx.bus.publish(topics.stateUpdateResult(id), {
-        ...stamp,
-        code: 404,
-        reason: `no device ${id}`,
-      });
+    const state = stateNamed(reported);
+    const answer = topics.stateUpdateResult(id);
+    if (!device || !state) {
+      const refusal = device
+        ? { code: 400, reason: `/state must be one of ${STATE_UPDATE_STATES.join(', ')} (got "${reported}")` }
+        : { code: 404, reason: `no device ${id}` };
+      await this.ctx.bus.publish(answer, { event_id: eventId, timestamp: Date.now(), ...refusal });
       return;
     }
-    const lastOnlineTime =
-      state === 'online' ? new Date().toISOString() : (this.ctx.store.device(id)?.lastOnline ?? '');
-    await this.ctx.store.setState(id, state, lastOnlineTime);
-    this.ctx.cloud?.notifyState(id, state, lastOnlineTime || undefined);
+    const lastOnline =
+      state === 'online' || state === 'ok'
+        ? new Date().toISOString()
+        : (this.ctx.store.device(id)?.lastOnline ?? '');
+    await this.ctx.store.setState(id, state, lastOnline);
+    this.ctx.cloud?.notifyState(id, state, lastOnline || undefined);
     this.ctx.metrics.setState(id, state);
-    await this.ctx.bus.publish(topics.stateUpdateResult(id), {
-      ...stamp,
-      device: { name: device.name, state, lastOnlineTime },
+    await this.ctx.bus.publish(answer, {
+      event_id: eventId || crypto.randomUUID(),
+      timestamp: Date.now(),
+      device: { name: device.name, state, ...(lastOnline ? { last_online: lastOnline } : {}) },
     });
   }
 
+  /** `membership/get` → `membership/get/result`: the node's devices as KubeEdge lists them (no twins). */
   private async onMembershipGet(topic: string, eventId: string): Promise<void> {
     const node = topics.parseNodeTopic(topic)?.node ?? this.ctx.config.nodeName;
-    const devices = [...this.ctx.devices.values()].map((d) => ({
-      id: d.id,
-      name: d.name,
-      description: d.model.metadata.name,
-      state: this.ctx.store.device(d.id)?.state ?? 'unknown',
-      twin: snapshot(this.cache.get(d.id) ?? {}),
-    }));
+    const devices = [...this.ctx.devices.values()].map((d) =>
+      membershipDevice(d, this.ctx.store.device(d.id)),
+    );
     await this.ctx.bus.publish(topics.membershipGetResult(node), {
       event_id: eventId,
       timestamp: Date.now(),
@@ -314,11 +367,11 @@ export class TwinModule {
   }
 }
 
-/** Whether an update only reports values: no desired value, no twin removed. */
+/** Whether an update only reports values: no desired value, no conditional write, no twin removed. */
 function reportsOnly(update: MsgTwinMap): boolean {
   for (const key in update) {
     const twin = update[key];
-    if (twin == null || twin.expected !== undefined || twin.expected_version !== undefined) return false;
+    if (twin == null || twin.expected !== undefined || twin.if_expected_version != null) return false;
   }
   return true;
 }

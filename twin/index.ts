@@ -1,2 +1,2 @@
-export { applyUpdate, computeDelta, snapshot } from './rules.js';
+export { applyUpdate, computeDelta, deltaTwins, snapshot } from './rules.js';
 export * from './types.js';

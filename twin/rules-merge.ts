@@ -1,4 +1,14 @@
-import { type MsgTwin, type MsgTwinValue, type MsgTwinVersion, twinReason } from '../device-models/index.js';
+import {
+  type MsgTwin,
+  type MsgTwinValue,
+  type MsgTwinVersion,
+  PROPERTY_TYPES,
+  type PropertyType,
+  type TwinType,
+  twinReason,
+  twinTypeNamed,
+  twinTypeOf,
+} from '../device-models/index.js';
 import { DEFAULT_TYPE, DELETED, isDeleted, PARTS, ZERO } from './rules-validate.js';
 
 /**
@@ -71,13 +81,25 @@ export function mergeCloud(existing: MsgTwin | undefined, incoming: MsgTwin, now
 /**
  * The twin an update starts from: a new twin (optional unless told otherwise and typed `string` unless
  * told otherwise, as dealTwinAdd does), a deleted twin revived with the incoming type, or the existing
- * twin itself (same object: nothing changed yet).
+ * twin itself (same object: nothing changed yet; a live twin keeps its type, as in dealTwinCompare).
  */
 function start(existing: MsgTwin | undefined, incoming: MsgTwin): MsgTwin {
-  const type = incoming.metadata?.type ?? DEFAULT_TYPE;
-  if (!existing) return { optional: incoming.optional ?? true, metadata: { ...incoming.metadata, type } };
-  if (isDeleted(existing)) return { ...existing, metadata: { ...existing.metadata, type } };
-  return existing;
+  if (existing && !isDeleted(existing)) return existing;
+  const metadata = typeOf(incoming.metadata);
+  return existing ? { ...existing, metadata } : { optional: incoming.optional ?? true, metadata };
+}
+
+/**
+ * A new twin's type, from KubeEdge's set (rules-validate refused any other name), with the finer model type
+ * the update gave (or its lower-case name implied, as `double` does) when it fits. Any other metadata key is
+ * dropped, as KubeEdge's TypeMetadata drops them.
+ */
+function typeOf(metadata: MsgTwin['metadata']): TwinType {
+  const named = twinTypeNamed(metadata?.type) ?? { type: DEFAULT_TYPE };
+  const model = metadata?.modelType;
+  if (named.modelType !== undefined || !PROPERTY_TYPES.includes(model as PropertyType)) return named;
+  const fits = twinTypeOf(model as PropertyType);
+  return fits.modelType !== undefined && fits.type === named.type ? fits : named;
 }
 
 /** `optional` only ever goes from true to false (dealTwinCompare); false → true is ignored. */

@@ -2,17 +2,23 @@ import {
   type MsgTwin,
   type MsgTwinMap,
   type MsgTwinVersion,
-  parseTwinValue,
   TWIN_KEY_PATTERN,
   TWIN_VALUE_MAX_LENGTH,
   TWIN_VALUE_TYPES,
   type TwinValueType,
+  twinTypeNamed,
+  twinValueProblem,
 } from '../device-models/index.js';
 import type { Refused, UpdateSource } from './types.js';
 
 /**
- * The checks that refuse a whole update before anything is applied: 400 for a bad key, type or value,
- * 409 for an edge write based on a stale `expected_version`. Reasons name the property.
+ * The checks that refuse a whole update before anything is applied: 400 where KubeEdge's edgecore refuses
+ * too (dttype.UnmarshalDeviceTwinUpdate, dtcommon.ValidateValue) — a bad key, a value that is not of its
+ * twin's type, a new twin of a type KubeEdge does not know — and, beyond KubeEdge, 409 for an edge write whose
+ * opt-in `if_expected_version` is stale. Reasons name the property.
+ * As in KubeEdge, a live twin keeps its type: the `metadata.type` an update of it carries is not looked at,
+ * and its values are checked against the twin's own type; `expected_version`/`actual_version` on an edge
+ * update are not looked at either (the edge bumps its own counters).
  */
 
 // No `u` flag: KubeEdge's class has an unescaped `-` after a range (Go reads it as a literal, as does
@@ -69,18 +75,19 @@ function propertyProblem(
     return undefined;
   }
   if (typeof incoming !== 'object') return 'a twin must be an object or null';
-  const type = incoming.metadata?.type;
-  if (type !== undefined && !TWIN_VALUE_TYPES.includes(type))
-    return `metadata.type "${String(type)}" is not one of ${TWIN_VALUE_TYPES.join(', ')}`;
-  if (type === DELETED)
-    return source === 'edge'
-      ? `the edge deletes a twin with null, not metadata.type "${DELETED}"`
-      : undefined;
-  const live = existing && !isDeleted(existing);
-  const currentType = existing?.metadata?.type ?? DEFAULT_TYPE;
-  if (live && type !== undefined && type !== currentType)
-    return `metadata.type cannot change from "${currentType}" to "${type}" unless the twin is deleted first`;
-  const valueType = type ?? (live ? currentType : DEFAULT_TYPE);
+  const named = incoming.metadata?.type;
+  if (named === DELETED && source === 'cloud') return undefined; // a cloud delete
+  let valueType: string;
+  if (existing !== undefined && !isDeleted(existing)) valueType = existing.metadata?.type ?? DEFAULT_TYPE;
+  else {
+    // KubeEdge would store a new twin typed `deleted` (or any name, when it carries no value) and then
+    // refuse every value of it; edgetwin refuses the name at once.
+    if (named === DELETED) return `the edge deletes a twin with null, not metadata.type "${DELETED}"`;
+    const typed = twinTypeNamed(named);
+    if (!typed)
+      return `metadata.type "${String(named)}" is not one of ${TWIN_VALUE_TYPES.filter((t) => t !== DELETED).join(', ')}`;
+    valueType = typed.type;
+  }
   for (const part of PARTS) {
     const problem = valueProblem(incoming[part.value], valueType);
     if (problem) return `${part.value} ${problem}`;
@@ -89,42 +96,26 @@ function propertyProblem(
 }
 
 /** `null` or no part at all leaves that part alone (KubeEdge's Go pointer stays nil); `{}` is an error. */
-function valueProblem(part: MsgTwin['expected'], type: TwinValueType): string | undefined {
+function valueProblem(part: MsgTwin['expected'], type: string): string | undefined {
   if (part == null) return undefined;
   const value = part.value;
   if (typeof value !== 'string') return 'has no value (send null or leave it out to keep the current one)';
   if (value.length > TWIN_VALUE_MAX_LENGTH)
     return `value is longer than ${TWIN_VALUE_MAX_LENGTH} characters (${value.length})`;
-  return parses(type, value) ? undefined : `value "${value}" is not a valid ${type}`;
+  const problem = twinValueProblem(type, value);
+  return problem ? `value ${problem}` : undefined;
 }
 
 /**
- * KubeEdge's dtcommon.ValidateValue: int/integer must be an integer, float/double a number, boolean exactly
- * `true` or `false`; string, bytes (and edgetwin's stream) take anything. Numbers go through the shared
- * parseTwinValue so "12.5" means the same here as in the mappers.
+ * An edge write carrying `if_expected_version` (edgetwin's opt-in, never sent by KubeEdge) was based on that
+ * version: it must still be the twin's `expected_version` ({0, 0} for a twin that has none).
  */
-function parses(type: TwinValueType, value: string): boolean {
-  switch (type) {
-    case 'int':
-    case 'integer':
-      return parseTwinValue('INT', value).ok;
-    case 'float':
-    case 'double':
-      return parseTwinValue('DOUBLE', value).ok; // KubeEdge parses both as float64
-    case 'boolean':
-      return value === 'true' || value === 'false';
-    default:
-      return true;
-  }
-}
-
-/** An edge write that carries `expected_version` was based on that version: it must still be current. */
 function staleBase(existing: MsgTwin | undefined, incoming: MsgTwin | null): string | undefined {
-  const base = incoming?.expected_version;
+  const base = incoming?.if_expected_version;
   if (base == null) return undefined;
   const now = existing?.expected_version ?? ZERO;
   if (base.cloud === now.cloud && base.edge === now.edge) return undefined;
-  return `expected_version ${show(base)} is stale, the twin is at ${show(now)}`;
+  return `if_expected_version ${show(base)} is stale, the twin is at ${show(now)}`;
 }
 
 function show(version: MsgTwinVersion): string {

@@ -6,7 +6,7 @@ import {
   sameTwinValue,
   TWIN_REASON_MAX_LENGTH,
 } from '../device-models/index.js';
-import { applyUpdate, computeDelta, snapshot } from './rules.js';
+import { applyUpdate, computeDelta, deltaTwins, snapshot } from './rules.js';
 import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';
 
 const NOW = 1_700_000_000_000;
@@ -168,36 +168,53 @@ describe('cloud syncs', () => {
   });
 });
 
-describe('a base version on an edge update (beyond KubeEdge, as AWS IoT shadows)', () => {
+describe('versions on an edge update', () => {
+  it.each([
+    ['a stale expected_version', { expected_version: ver(0, 0) }],
+    ['a newer expected_version', { expected_version: ver(9, 9) }],
+    [
+      'both versions, as a KubeEdge app echoing a twin/get/result',
+      { expected_version: ver(1, 1), actual_version: ver(5, 5) },
+    ],
+  ])('ignores %s, as KubeEdge does: the edge bumps its own counter', (_, versions) => {
+    const applied = ok(run({ temp: TEMP }, { temp: { expected: { value: '30' }, ...versions } }));
+    expect(applied.twins.temp).toEqual({ ...TEMP, expected: val('30', NOW), expected_version: ver(1, 3) });
+  });
+});
+
+describe('an opt-in if_expected_version on an edge update (beyond KubeEdge, as AWS IoT shadows)', () => {
   it.each([
     ['edge', ver(1, 1)],
     ['cloud', ver(0, 2)],
   ])('refuses the whole update with 409 when the base differs in %s', (_, base) => {
     const update: MsgTwinMap = {
-      temp: { expected: { value: '30' }, expected_version: base },
+      temp: { expected: { value: '30' }, if_expected_version: base },
       other: { actual: { value: 'x' } },
     };
     const result = run({ temp: TEMP }, update);
     expect(result).toEqual({ ok: false, code: 409, reason: expect.stringContaining('property "temp"') });
   });
 
-  it('applies the update when the base is the current version, and bumps it', () => {
+  it('applies the update when the base is the current version, bumps it, and keeps no trace of the condition', () => {
     const applied = ok(
-      run({ temp: TEMP }, { temp: { expected: { value: '30' }, expected_version: ver(1, 2) } }),
+      run({ temp: TEMP }, { temp: { expected: { value: '30' }, if_expected_version: ver(1, 2) } }),
     );
-    expect(applied.twins.temp?.expected_version).toEqual(ver(1, 3));
+    expect(applied.twins.temp).toEqual({ ...TEMP, expected: val('30', NOW), expected_version: ver(1, 3) });
+    expect(applied.result.temp).not.toHaveProperty('if_expected_version');
   });
 
   it.each([
     [ver(0, 0), true],
     [ver(0, 1), false],
   ])('a new twin’s base version is {0, 0}: base %o accepted: %s', (base, accepted) => {
-    const result = run({}, { temp: { expected: { value: '1' }, expected_version: base } });
+    const result = run({}, { temp: { expected: { value: '1' }, if_expected_version: base } });
     expect(result.ok ? 'ok' : result.code).toBe(accepted ? 'ok' : 409);
   });
 
-  it('ignores base versions on cloud syncs (they carry the cloud’s own versions)', () => {
-    const update: MsgTwinMap = { temp: { expected: { value: '30' }, expected_version: ver(4, 2) } };
+  it('ignores it on cloud syncs (they carry the cloud’s own versions)', () => {
+    const update: MsgTwinMap = {
+      temp: { expected: { value: '30' }, expected_version: ver(4, 2), if_expected_version: ver(0, 0) },
+    };
     expect(ok(run({ temp: TEMP }, update, CLOUD)).twins.temp?.expected_version).toEqual(ver(4, 2));
   });
 });
@@ -300,17 +317,69 @@ describe('optional and metadata.type', () => {
     expect(Object.keys(applied.result)).toEqual(current.optional === optional ? [] : ['p']);
   });
 
-  it.each([EDGE, CLOUD])('refuses a type change on a live twin with 400 ($source)', (options) => {
-    const result = run(
-      { temp: TEMP },
-      { temp: { actual: { value: '1' }, metadata: { type: 'string' } } },
-      options,
-    );
-    expect(result).toEqual({
-      ok: false,
-      code: 400,
-      reason: expect.stringMatching(/property "temp".*"int" to "string"/),
-    });
+  it.each([EDGE, CLOUD])(
+    'keeps a live twin’s type whatever an update names, as KubeEdge does ($source)',
+    (options) => {
+      for (const type of ['string', 'double', 'number', 'deleted', 'INT']) {
+        const update: MsgTwinMap = {
+          temp: { actual: { value: '1' }, actual_version: ver(0, 9), metadata: { type } },
+        };
+        if (options.source === 'cloud' && type === 'deleted') continue; // that is a cloud delete
+        const applied = ok(run({ temp: TEMP }, update, options));
+        expect(applied.twins.temp?.metadata, type).toEqual({ type: 'int' });
+        expect(applied.twins.temp?.actual?.value, type).toBe('1');
+      }
+    },
+  );
+
+  it.each([EDGE, CLOUD])(
+    'checks values against the live twin’s own type, not the named one ($source)',
+    (options) => {
+      const result = run(
+        { temp: TEMP },
+        { temp: { actual: { value: 'warm' }, actual_version: ver(0, 9), metadata: { type: 'string' } } },
+        options,
+      );
+      expect(result).toEqual({
+        ok: false,
+        code: 400,
+        reason: expect.stringMatching(/property "temp".*"warm" is not a 64-bit int/),
+      });
+    },
+  );
+
+  it.each<[string, string | undefined, MsgTwin['metadata']]>([
+    ['int', 'int', { type: 'int' }],
+    ['integer', 'integer', { type: 'integer' }],
+    ['float', 'float', { type: 'float' }],
+    ['boolean', 'boolean', { type: 'boolean' }],
+    ['string', 'string', { type: 'string' }],
+    ['no type (KubeEdge’s default)', undefined, { type: 'string' }],
+    ['"" (KubeEdge’s default)', '', { type: 'string' }],
+    ['double, an older edgetwin’s name', 'double', { type: 'float', modelType: 'DOUBLE' }],
+    ['bytes, an older edgetwin’s name', 'bytes', { type: 'string', modelType: 'BYTES' }],
+    ['stream, an older edgetwin’s name', 'stream', { type: 'string', modelType: 'STREAM' }],
+  ])('types a new twin named %s in KubeEdge’s set', (_, type, metadata) => {
+    const update: MsgTwinMap = { p: { metadata: type === undefined ? {} : { type } } };
+    expect(ok(run({}, update)).twins.p?.metadata).toEqual(metadata);
+  });
+
+  it.each<[string, MsgTwin['metadata'], MsgTwin['metadata']]>([
+    [
+      'a finer model type that fits',
+      { type: 'float', modelType: 'DOUBLE' },
+      { type: 'float', modelType: 'DOUBLE' },
+    ],
+    ['a model type that does not fit', { type: 'int', modelType: 'DOUBLE' }, { type: 'int' }],
+    ['a model type that adds nothing', { type: 'int', modelType: 'INT' }, { type: 'int' }],
+    ['no model type it does not know', { type: 'float', modelType: 'QUAD' }, { type: 'float' }],
+    [
+      'other keys (KubeEdge’s TypeMetadata drops them)',
+      JSON.parse('{"type": "int", "unit": "mm"}'),
+      { type: 'int' },
+    ],
+  ])('keeps on a new twin %s', (_, metadata, kept) => {
+    expect(ok(run({}, { p: { metadata } })).twins.p?.metadata).toEqual(kept);
   });
 });
 
@@ -320,10 +389,22 @@ describe('validation: the whole update is refused with 400 naming the property',
     ['an empty key', {}, { '': { actual: { value: '1' } } }, ''],
     ['a key over 128 characters', {}, { ['k'.repeat(129)]: { actual: { value: '1' } } }, 'k'.repeat(129)],
     ['a value over 512 characters', {}, { p: { actual: { value: 'v'.repeat(513) } } }, 'p'],
-    ['an unknown type', {}, { p: { metadata: { type: 'number' as 'int' } } }, 'p'],
-    ['type deleted from the edge', { p: twin() }, { p: { metadata: { type: 'deleted' } } }, 'p'],
+    ['an unknown type', {}, { p: { actual: { value: '1' }, metadata: { type: 'number' } } }, 'p'],
+    ['a model type in upper case', {}, { p: { actual: { value: '1' }, metadata: { type: 'INT' } } }, 'p'],
     ['a part without a value', {}, { p: { expected: {} } }, 'p'],
     ['a non-integer int', {}, { p: { actual: { value: '1.5' }, metadata: { type: 'int' } } }, 'p'],
+    [
+      'an int beyond int64',
+      {},
+      { p: { actual: { value: '9223372036854775808' }, metadata: { type: 'int' } } },
+      'p',
+    ],
+    [
+      'a float overflowing float64',
+      {},
+      { p: { actual: { value: '1e309' }, metadata: { type: 'float' } } },
+      'p',
+    ],
     ['text as integer', {}, { p: { actual: { value: 'abc' }, metadata: { type: 'integer' } } }, 'p'],
     ['text as float', {}, { p: { actual: { value: '1.2.3' }, metadata: { type: 'float' } } }, 'p'],
     ['text as double', {}, { p: { actual: { value: 'x' }, metadata: { type: 'double' } } }, 'p'],
@@ -346,6 +427,16 @@ describe('validation: the whole update is refused with 400 naming the property',
     expect(result).toEqual({ ok: false, code: 400, reason: expect.stringContaining(`property "${key}"`) });
   });
 
+  it.each<[string, MsgTwinMap]>([
+    ['an unknown type, even with no value', { p: { metadata: { type: 'number' } } }],
+    ['type deleted from the edge', { p: { actual: { value: '1' }, metadata: { type: 'deleted' } } }],
+  ])(
+    'refuses on a new twin %s, where KubeEdge would store a type it then refuses every value of',
+    (_, update) => {
+      expect(run({}, update)).toMatchObject({ ok: false, code: 400 });
+    },
+  );
+
   it('refuses null from the cloud (it deletes with metadata.type deleted)', () => {
     expect(run({ temp: TEMP }, { temp: null }, CLOUD)).toMatchObject({ ok: false, code: 400 });
   });
@@ -360,15 +451,22 @@ describe('validation: the whole update is refused with 400 naming the property',
 
   it.each([
     ['int', '-42'],
+    ['int', '9007199254740993'],
+    ['int', '-9223372036854775808'],
     ['integer', '+7'],
     ['float', '1e3'],
+    ['float', '5.'],
+    ['float', 'NaN'],
+    ['float', '-Inf'],
+    ['float', '0x1.8p1'],
     ['double', '-.5'],
     ['boolean', 'false'],
     ['string', 'any text, even with spaces'],
+    ['', 'KubeEdge reads "" as string'],
     ['bytes', 'AAEC'],
     ['stream', 'rtsp://camera/1'],
-  ])('accepts %s %s', (type, value) => {
-    const result = run({}, { p: { actual: { value }, metadata: { type: type as 'int' } } });
+  ])('accepts %s %s, as KubeEdge’s ValidateValue does', (type, value) => {
+    const result = run({}, { p: { actual: { value }, metadata: { type } } });
     expect(result.ok).toBe(true);
   });
 
@@ -410,6 +508,16 @@ describe('computeDelta, over all twins', () => {
   ])('compares by type: %s expected "%s", actual "%s" → delta %s', (type, expected, actual, pending) => {
     const t = { optional: true, metadata: { type }, expected: val(expected), actual: val(actual) } as MsgTwin;
     expect(computeDelta({ p: t })).toEqual(pending ? { p: expected } : {});
+  });
+
+  it('deltaTwins carries what KubeEdge’s BuildDeviceTwinDelta does: live twins with an expected value', () => {
+    const twins: DeviceTwins = {
+      pending: twin({ expected: val('on'), actual: val('off') }),
+      held: twin({ expected: val('1'), actual: val('1') }),
+      reportedOnly: twin({ actual: val('2') }),
+      gone: { metadata: { type: 'deleted' }, expected_version: ver(0, 1) },
+    };
+    expect(deltaTwins(twins)).toEqual({ pending: twins.pending, held: twins.held });
   });
 
   it('applyUpdate reports the delta of twins the update did not touch', () => {

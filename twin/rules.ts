@@ -12,9 +12,10 @@ import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js
  * - A cloud sync takes the cloud's values and versions, except for parts where the edge holds a newer
  *   version: those are `rejected` and the edge's state goes back to the cloud in `sync`.
  * - `null` from the edge, or `metadata.type: deleted` from the cloud, soft-deletes a twin.
- * - Beyond KubeEdge: an edge update carrying `expected_version` is refused with 409 unless that is still
- *   the twin's version (as AWS IoT shadows do), and bad keys, types and values refuse the whole update
- *   with 400 for both sources.
+ * - A live twin keeps its type, and versions on an edge update are ignored, as in KubeEdge.
+ * - Beyond KubeEdge: an edge update whose twin carries `if_expected_version` is refused with 409 unless that
+ *   is still the twin's `expected_version` (opt-in, as AWS IoT shadows do), and bad keys, types and values
+ *   refuse the whole update with 400 for both sources (KubeEdge applies a cloud sync's good twins).
  */
 export function applyUpdate(current: DeviceTwins, update: MsgTwinMap, options: ApplyOptions): ApplyResult {
   const refused = checkUpdate(current, update, options.source);
@@ -80,10 +81,22 @@ export function computeDelta(twins: DeviceTwins): Record<string, string> {
 /**
  * The twin map `…/twin/get/result` carries: every twin except the deleted ones. Unlike KubeEdge, which
  * strips `expected_version`/`actual_version` from what it publishes at the edge, the versions are kept:
- * a writer needs `expected_version` to base an update on (the 409 check), and KubeEdge clients parse them.
+ * a writer needs `expected_version` for an opt-in `if_expected_version`, and KubeEdge's decoders read them
+ * into MsgTwin's own fields, which nothing there acts on.
  */
 export function snapshot(twins: DeviceTwins): MsgTwinMap {
   return Object.fromEntries(Object.entries(twins).filter(([, twin]) => !isDeleted(twin)));
+}
+
+/**
+ * The twin map `…/twin/update/delta` carries, as KubeEdge's BuildDeviceTwinDelta builds it: every twin that
+ * is not deleted and has an expected value (versions kept, as in snapshot: the device runtime writes a
+ * desired value once per `expected_version`).
+ */
+export function deltaTwins(twins: DeviceTwins): MsgTwinMap {
+  return Object.fromEntries(
+    Object.entries(twins).filter(([, twin]) => !isDeleted(twin) && twin.expected != null),
+  );
 }
 
 /**

@@ -1,4 +1,10 @@
-import type { MsgTwin, MsgTwinValue, MsgTwinVersion, TwinValueType } from '../device-models/index.js';
+import {
+  type MsgTwin,
+  type MsgTwinValue,
+  type MsgTwinVersion,
+  type TwinType,
+  twinTypeNamed,
+} from '../device-models/index.js';
 
 /**
  * How a MsgTwin maps onto KubeEdge's `device_twin` columns, and a device attribute onto `device_attr`'s.
@@ -9,6 +15,9 @@ import type { MsgTwin, MsgTwinValue, MsgTwinVersion, TwinValueType } from '../de
  * Where KubeEdge stores "" for "absent", SQL NULL is used, so an empty string stays an empty string. A
  * field that is `null` and one that is absent are both NULL, and read back as absent; unknown fields at
  * the top of a MsgTwin or inside expected/actual (beside value and metadata) are not kept.
+ * A row an older edgetwin wrote with `attr_type` double, bytes or stream (types KubeEdge's edgecore refuses)
+ * reads back in KubeEdge's type with `metadata.modelType`, as twins are typed now; the next write of the twin
+ * stores it so.
  */
 export interface TwinRow {
   expected: string | null;
@@ -46,12 +55,18 @@ export function rowToTwin(row: TwinRow): MsgTwin {
   if (row.optional !== null) twin.optional = row.optional !== 0;
   if (row.attr_type !== null || row.metadata !== null) {
     const rest = row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, unknown>);
-    twin.metadata = row.attr_type === null ? rest : { ...rest, type: row.attr_type as TwinValueType };
+    twin.metadata = row.attr_type === null ? rest : { ...rest, ...typeOfRow(row.attr_type) };
   }
   if (row.expected_version !== null)
     twin.expected_version = JSON.parse(row.expected_version) as MsgTwinVersion;
   if (row.actual_version !== null) twin.actual_version = JSON.parse(row.actual_version) as MsgTwinVersion;
   return twin;
+}
+
+/** `attr_type` as it reads: KubeEdge's type, with the model type of the names older edgetwins wrote. */
+function typeOfRow(attrType: string): TwinType | { type: string } {
+  const named = twinTypeNamed(attrType);
+  return named?.modelType !== undefined ? named : { type: attrType };
 }
 
 function part(value: string | null, meta: string | null): MsgTwinValue | undefined {

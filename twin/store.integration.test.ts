@@ -113,6 +113,24 @@ describe('twins', () => {
     });
   });
 
+  it('reads a row an older edgetwin typed double, bytes or stream in KubeEdge’s type, the model type beside it', async () => {
+    const older = (type: string, value: string) =>
+      ({ actual: { value }, metadata: { type, ...unit } }) as MsgTwin;
+    await store.write(ID, {
+      weight: older('double', '1.5'),
+      photo: older('bytes', 'AAEC'),
+      feed: older('stream', 'rtsp://x'),
+      count: older('int', '3'),
+    });
+    const types = Object.entries(reopen().twins(ID)).map(([name, twin]) => [name, twin.metadata]);
+    expect(Object.fromEntries(types)).toEqual({
+      weight: { type: 'float', modelType: 'DOUBLE', ...unit },
+      photo: { type: 'string', modelType: 'BYTES', ...unit },
+      feed: { type: 'string', modelType: 'STREAM', ...unit },
+      count: { type: 'int', ...unit },
+    });
+  });
+
   it('reads null fields back as absent, and a null twin removes the row', async () => {
     const withNulls: MsgTwin = {
       expected: null,

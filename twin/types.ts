@@ -38,7 +38,7 @@ export interface Applied {
 
 export interface Refused {
   ok: false;
-  /** 400 bad key/value/type, 409 version conflict. */
+  /** 400 bad key/value/type, 409 a stale opt-in `if_expected_version` (an edge update's). */
   code: 400 | 409;
   reason: string;
 }

@@ -15,6 +15,7 @@ import {
   TwinUpdate,
   twinReason,
 } from '../../device-models/eventbus.js';
+import { type TwinType, twinTypeNamed } from '../../device-models/values.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DeviceBus } from '../runtime/device-bus.js';
 import { TopicRouter } from './topic-router.js';
@@ -87,7 +88,10 @@ export interface PublishOptions {
   retain?: boolean;
 }
 
-/** A reported value: the string and its lower-case type name (`float`, `int`, `boolean`…). */
+/**
+ * A reported value: the string and its lower-case type name: one of KubeEdge's (`float`, `int`, `boolean`,
+ * `string`…) or a lower-case model type (`double`, `bytes`, `stream`), published as KubeEdge's (twinTypeNamed).
+ */
 export interface TypedValue {
   value: string;
   type: string;
@@ -197,25 +201,32 @@ export class EventBus implements DeviceBus {
     return () => this.connectListeners.delete(listener);
   }
 
-  /** `…/twin/update` (QoS 1), with a fresh `event_id` and `timestamp`. */
+  /**
+   * `…/twin/update` (QoS 1), with a fresh `event_id` and `timestamp`. A `metadata.type` goes out in KubeEdge's
+   * set (twinTypeNamed: `double` as `float` with `modelType` DOUBLE); an unknown one is refused.
+   */
   async publishTwinUpdate(id: string, twin: Record<string, MsgTwin>): Promise<void> {
-    await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin }, 1);
+    const topic = twinUpdate(id);
+    const typed = Object.entries(twin).map(([name, t]) => {
+      const type = t?.metadata?.type;
+      return [name, type == null ? t : { ...t, metadata: { ...t.metadata, ...kubeEdgeType(topic, type) } }];
+    });
+    await this.publishChecked(topic, TwinUpdate, { ...stamp(), twin: Object.fromEntries(typed) }, 1);
   }
 
   /**
-   * Reports values as twins' `actual`, each with its type and, when given, its reason in
-   * `actual.metadata.reason` (cut, never refused, when too long): `…/twin/update` (QoS 1).
+   * Reports values as twins' `actual`, each with its type in KubeEdge's set (see TypedValue) and, when given,
+   * its reason in `actual.metadata.reason` (cut, never refused, when too long): `…/twin/update` (QoS 1).
    */
   async reportActual(id: string, values: Record<string, TypedValue>): Promise<void> {
+    const topic = twinUpdate(id);
     const timestamp = Date.now();
     const twin = Object.entries(values).map(([name, { value, type, reason }]) => {
       const kept = twinReason(reason);
-      return [
-        name,
-        { actual: { value, metadata: { timestamp, ...(kept ? { reason: kept } : {}) } }, metadata: { type } },
-      ];
+      const actual = { value, metadata: { timestamp, ...(kept ? { reason: kept } : {}) } };
+      return [name, { actual, metadata: kubeEdgeType(topic, type) }];
     });
-    await this.publishChecked(twinUpdate(id), TwinUpdate, { ...stamp(), twin: Object.fromEntries(twin) }, 1);
+    await this.publishChecked(topic, TwinUpdate, { ...stamp(), twin: Object.fromEntries(twin) }, 1);
   }
 
   /** `…/state/update` (QoS 1). */
@@ -223,19 +234,15 @@ export class EventBus implements DeviceBus {
     await this.publishChecked(stateUpdate(id), StateUpdate, { ...stamp(), state }, 1);
   }
 
-  /** `$ke/events/device/{id}/data/update` (QoS 0): readings that are not twins. */
+  /** `$ke/events/device/{id}/data/update` (QoS 0): readings that are not twins, typed as reportActual types. */
   async publishData(id: string, data: Record<string, TypedValue>): Promise<void> {
+    const topic = dataUpdate(id);
     const timestamp = Date.now();
     const entries = Object.entries(data).map(([name, { value, type }]) => [
       name,
-      { value, metadata: { type, timestamp } },
+      { value, metadata: { ...kubeEdgeType(topic, type), timestamp } },
     ]);
-    await this.publishChecked(
-      dataUpdate(id),
-      DataUpdate,
-      { ...stamp(), data: Object.fromEntries(entries) },
-      0,
-    );
+    await this.publishChecked(topic, DataUpdate, { ...stamp(), data: Object.fromEntries(entries) }, 0);
   }
 
   /**
@@ -320,8 +327,9 @@ export class EventBus implements DeviceBus {
    * Subscribes to an MQTT filter. Each matching payload is JSON-parsed and validated with `schema`; the
    * handler gets the valid ones, one at a time and in order. A payload that is too large (413), not JSON or
    * not valid (400) is logged (warn, with topic and reason) and, when `resultTopic` names a topic, answered
-   * there with `{code, reason, timestamp}`. A handler that throws is logged. Never throws for a payload.
-   * Resolves after the broker's SUBACK, to an unsubscribe function (safe to call twice).
+   * there with `{event_id, timestamp, code, reason}` (event_id the payload's, or ""). A handler that throws
+   * is logged. Never throws for a payload. Resolves after the broker's SUBACK, to an unsubscribe function
+   * (safe to call twice).
    */
   async subscribe<S extends TSchema>(
     filter: string,
@@ -482,12 +490,8 @@ export class EventBus implements DeviceBus {
     this.log.warn({ topic, code, reason }, 'EventBus payload refused');
     const to = sub.resultTopic?.(topic);
     if (!to || to === topic) return;
-    const answer: ErrorResult = {
-      ...(eventId !== undefined ? { event_id: eventId } : {}),
-      timestamp: Date.now(),
-      code,
-      reason,
-    };
+    // As KubeEdge's Result: event_id always there, "" when the payload had none or could not be read.
+    const answer: ErrorResult = { event_id: eventId ?? '', timestamp: Date.now(), code, reason };
     this.publish(to, answer).catch((error: Error) =>
       this.log.debug({ topic: to, err: error.message }, 'could not answer a refused payload'),
     );
@@ -525,6 +529,17 @@ export class EventBus implements DeviceBus {
       work.then(resolve, reject).finally(() => this.inflight.delete(reject));
     });
   }
+}
+
+/** A type name as KubeEdge's edgecore takes it (twinTypeNamed); EVENTBUS_INVALID_PAYLOAD for an unknown one. */
+function kubeEdgeType(topic: string, type: string): TwinType {
+  const named = twinTypeNamed(type);
+  if (!named)
+    throw new EventBusError(
+      'EVENTBUS_INVALID_PAYLOAD',
+      `${topic}: type "${type}" is neither one of KubeEdge's twin types nor a lower-case model type`,
+    );
+  return named;
 }
 
 /** A fresh `event_id` and `timestamp` (ms), as every KubeEdge payload carries. */

@@ -14,6 +14,7 @@ import {
   stateUpdate,
   stateUpdateResult,
   topicMatches,
+  twinCloudUpdated,
   twinGet,
   twinGetResult,
   twinUpdate,
@@ -32,6 +33,7 @@ describe('topic builders', () => {
     expect(twinUpdateDocument(id)).toBe('$hw/events/device/default/thermostat-1/twin/update/document');
     expect(twinGet(id)).toBe('$hw/events/device/default/thermostat-1/twin/get');
     expect(twinGetResult(id)).toBe('$hw/events/device/default/thermostat-1/twin/get/result');
+    expect(twinCloudUpdated(id)).toBe('$hw/events/device/default/thermostat-1/twin/cloud_updated');
     expect(stateUpdate(id)).toBe('$hw/events/device/default/thermostat-1/state/update');
     expect(stateUpdateResult(id)).toBe('$hw/events/device/default/thermostat-1/state/update/result');
     expect(dataUpdate(id)).toBe('$ke/events/device/default/thermostat-1/data/update');
@@ -72,6 +74,7 @@ describe('parseDeviceTopic', () => {
       twinUpdateDocument,
       twinGet,
       twinGetResult,
+      twinCloudUpdated,
       stateUpdate,
       stateUpdateResult,
       dataUpdate,

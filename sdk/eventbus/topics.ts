@@ -24,6 +24,7 @@ export const DEVICE_TOPIC_SUFFIXES = {
     'twin/update/document',
     'twin/get',
     'twin/get/result',
+    'twin/cloud_updated',
     'state/update',
     'state/update/result',
   ],
@@ -93,6 +94,11 @@ export const twinUpdateDocument = device(HW_DEVICE, 'twin/update/document');
 export const twinGet = device(HW_DEVICE, 'twin/get');
 /** `…/twin/get/result`: edgecore answers a twin/get. */
 export const twinGetResult = device(HW_DEVICE, 'twin/get/result');
+/**
+ * `…/twin/cloud_updated`: the cloud changed twins. KubeEdge's edgecore takes a cloud sync on it (dtcommon
+ * TwinETCloudSyncSuffix, a DeviceTwinUpdate); edgetwin's publishes each cloud sync it applied on it.
+ */
+export const twinCloudUpdated = device(HW_DEVICE, 'twin/cloud_updated');
 /** `…/state/update`: a mapper reports its device's state. */
 export const stateUpdate = device(HW_DEVICE, 'state/update');
 /** `…/state/update/result`: edgecore answers a state update. */

@@ -12,8 +12,8 @@ export interface ReportedValue {
 }
 
 /**
- * What a `…/twin/update/delta` gives the runtime: `delta` (property → expected value) and `twin` (every twin,
- * with the `expected_version` each desired value belongs to). EventBus delivers the whole TwinDelta payload,
+ * What a `…/twin/update/delta` gives the runtime: `delta` (property → expected value) and `twin` (every live
+ * twin with an expected value, with the `expected_version` each desired value belongs to). EventBus delivers the whole TwinDelta payload,
  * which is one of these.
  */
 export interface DeltaMessage {
