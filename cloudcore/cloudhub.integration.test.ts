@@ -283,9 +283,9 @@ describe('CloudHub ↔ EdgeHub', () => {
     await waitFor('the device gone after the reconnect', () => edge.twinModule?.twins(KEY) === undefined);
   });
 
-  it("refuses a node that reports, or asks for, another node's device", async () => {
-    await joinNode('node-b');
-    const certs = join(dir, 'node-b', 'certs');
+  /** A WebSocket to CloudHub with a joined node's certificate, and the responses it gets. */
+  async function rawNode(node: string): Promise<{ ws: WebSocket; responses: HubMessage[] }> {
+    const certs = join(dir, node, 'certs');
     const ws = new WebSocket(`wss://${hub.url}/edge`, {
       ca: await readFile(join(certs, 'ca.crt')),
       cert: await readFile(join(certs, 'node.crt')),
@@ -297,6 +297,12 @@ describe('CloudHub ↔ EdgeHub', () => {
       if (message.route.operation === 'response') responses.push(message);
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return { ws, responses };
+  }
+
+  it("refuses a node that reports, or asks for, another node's device", async () => {
+    await joinNode('node-b');
+    const { ws, responses } = await rawNode('node-b');
     const attempts = [
       hubMessage('edgehub', 'update', hubResources.twin('node-b', KEY), {
         twin: { setpoint: { actual: { value: '5' } } },
@@ -321,18 +327,7 @@ describe('CloudHub ↔ EdgeHub', () => {
     cloud.failures.set(stuck, new Error('connect ECONNREFUSED'));
     cloud.failures.set(never, new StatusResourceMissing('devices'));
     await joinNode('node-c');
-    const certs = join(dir, 'node-c', 'certs');
-    const ws = new WebSocket(`wss://${hub.url}/edge`, {
-      ca: await readFile(join(certs, 'ca.crt')),
-      cert: await readFile(join(certs, 'node.crt')),
-      key: await readFile(join(certs, 'node.key')),
-    });
-    const responses: HubMessage[] = [];
-    ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as HubMessage;
-      if (message.route.operation === 'response') responses.push(message);
-    });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const { ws, responses } = await rawNode('node-c');
     for (const key of [stuck, never])
       ws.send(
         JSON.stringify(
