@@ -326,7 +326,16 @@ describe('edgecore', () => {
     try {
       await writeFile(join(dir, 'ble.yaml'), await readFile(bleSample, 'utf8'));
       const { payload } = await watch.next((m) => m.topic.endsWith('/membership/updated'));
-      expect(payload.added_devices).toEqual([expect.objectContaining({ id: 'default/ble-thermometer-01' })]);
+      expect(payload.added_devices).toEqual([
+        expect.objectContaining({
+          id: 'default/ble-thermometer-01',
+          name: 'ble-thermometer-01',
+          // KubeEdge's Device carries its twins: typed from the model, optional false
+          twin: expect.objectContaining({
+            temperature: expect.objectContaining({ optional: false, metadata: { type: 'float' } }),
+          }),
+        }),
+      ]);
       expect(edge!.mapperHost!.runtimes.has('default/ble-thermometer-01')).toBe(true);
     } finally {
       await watch.close();

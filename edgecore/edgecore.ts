@@ -12,6 +12,7 @@ import {
   startEmbeddedBroker,
   topics,
 } from '../sdk/index.js';
+import { snapshot } from '../twin/rules.js';
 import { TwinStore } from '../twin/store.js';
 import { BusGroup } from './bus-group.js';
 import type { CloudMetadata } from './cloud-metadata.js';
@@ -228,7 +229,9 @@ export class EdgeCore {
     }
     const node = this.options.config.nodeName;
     const bus = new BusGroup(this.externalBus ? [this.bus!, this.externalBus] : [this.bus!]);
-    const added = change.added.map(memberEntry);
+    const added = change.added.map((device) =>
+      memberEntry(device, snapshot(this.twin!.twins(device.id) ?? {})),
+    );
     const removed = change.removed.map((id) => ({ id, name: id.split('/')[1] ?? id }));
     for (const lists of membershipUpdates(added, removed))
       await bus.publish(topics.membershipUpdated(node), {

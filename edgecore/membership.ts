@@ -1,4 +1,10 @@
-import { type MembershipDevice, MsgAttr, type ResolvedDevice, validatorFor } from '../device-models/index.js';
+import {
+  type MembershipDevice,
+  MsgAttr,
+  type MsgTwinMap,
+  type ResolvedDevice,
+  validatorFor,
+} from '../device-models/index.js';
 import type { DeviceRow } from '../twin/store.js';
 
 /** A device as `membership/updated` lists it. */
@@ -6,6 +12,8 @@ export interface MemberEntry {
   id: string;
   name: string;
   description?: string;
+  /** An added device's twins as they are when it is announced (KubeEdge's Device carries them). */
+  twin?: MsgTwinMap;
 }
 
 /** Room for one membership message's lists, bytes: under the EventBus's 64 KiB payload limit. */
@@ -19,10 +27,15 @@ export function deviceDescription(device: ResolvedDevice): string | undefined {
   return device.device.metadata?.labels?.description || undefined;
 }
 
-/** A device as `membership/updated` lists it: KubeEdge's `{id, name, description}`. */
-export function memberEntry(device: ResolvedDevice): MemberEntry {
+/** A device as `membership/updated` lists it: KubeEdge's `{id, name, description, twin}`. */
+export function memberEntry(device: ResolvedDevice, twin?: MsgTwinMap): MemberEntry {
   const description = deviceDescription(device);
-  return { id: device.id, name: device.name, ...(description ? { description } : {}) };
+  return {
+    id: device.id,
+    name: device.name,
+    ...(description ? { description } : {}),
+    ...(twin && Object.keys(twin).length > 0 ? { twin } : {}),
+  };
 }
 
 const isMsgAttr = validatorFor(MsgAttr);
