@@ -87,18 +87,11 @@ export const modbus = defineProtocol({
   name: 'modbus',
   config: ModbusConfig,
   visitor: ModbusVisitor,
+  // KubeEdge's mapper-framework names the line `serialPort`.
+  configAliases: { serialPort: 'serialName' },
   checkConfig(config) {
     const mode = modbusMode(config);
     const findings: Finding[] = [];
-    // KubeEdge's mapper-framework names the line `serialPort`; reading it silently as TCP would mislead.
-    const serialPort = (config as Record<string, unknown>).serialPort;
-    if (serialPort !== undefined && !config.serialName) {
-      findings.push({
-        path: ['serialPort'],
-        message: `is what KubeEdge's mapper-framework calls the line; edgetwin's Modbus mapper reads it as serialName (serialName: ${JSON.stringify(serialPort)})`,
-      });
-      return findings;
-    }
     if (mode === 'TCP' && !config.ip) findings.push({ path: ['ip'], message: 'is required for Modbus TCP' });
     if (mode === 'RTU' && !config.serialName)
       findings.push({ path: ['serialName'], message: 'is required for Modbus RTU' });

@@ -15,6 +15,11 @@ export interface ProtocolSchemas<C extends TSchema = TSchema, V extends TSchema 
   name: string;
   config: C;
   visitor: V;
+  /**
+   * Other names of configData keys, as other mappers spell them (`serialPort` for `serialName`): a key under
+   * its other name is read as the key, when the key itself is not given.
+   */
+  configAliases?: Readonly<Record<string, string>>;
   checkConfig?(config: Static<C>): Finding[];
   checkVisitor?(visitor: Static<V>, property: ModelProperty): Finding[];
   /** False for a visitor that is only written (e.g. a command); every visitor is read when absent. */

@@ -188,6 +188,11 @@ function resolveDevice(
       model: model.spec?.protocolConfigData,
       at: { device: ['spec', 'protocol', 'configData'], model: ['spec', 'protocolConfigData'] },
     };
+    for (const [alias, key] of Object.entries(protocol.configAliases ?? {}))
+      if (config[alias] !== undefined && config[key] === undefined) {
+        config[key] = config[alias];
+        delete config[alias];
+      }
     if (checkConfigData(protocol, protocol.config, config, layers, sink))
       for (const f of protocol.checkConfig?.(config) ?? []) {
         const { path, onModel } = place(f.path, layers);

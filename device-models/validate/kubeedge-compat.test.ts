@@ -287,15 +287,14 @@ describe('what edgetwin says beyond KubeEdge', () => {
     ]);
   });
 
-  it("the mapper-framework's serialPort on a Modbus device: an error that says it is serialName here", () => {
-    const text = thermostat.replace(/ {6}ip: [^\n]+\n {6}port: [^\n]+\n/, '      serialPort: /dev/ttyUSB0\n');
+  it("the mapper-framework's serialPort on a Modbus device is its serialName: an RTU device", () => {
+    const text = thermostat
+      .replace('communicateMode: TCP', 'communicateMode: RTU')
+      .replace(/ {6}ip: [^\n]+\n {6}port: [^\n]+\n/, '      serialPort: /dev/ttyUSB0\n');
     const result = validateText(text);
-    expect(result.problems.map((p) => [p.path, p.message])).toEqual([
-      [
-        'spec.protocol.configData.serialPort',
-        'is what KubeEdge\'s mapper-framework calls the line; edgetwin\'s Modbus mapper reads it as serialName (serialName: "/dev/ttyUSB0")',
-      ],
-    ]);
+    expect(result.problems).toEqual([]);
+    expect(result.devices[0]!.config).toMatchObject({ communicateMode: 'RTU', serialName: '/dev/ttyUSB0' });
+    expect(result.devices[0]!.config).not.toHaveProperty('serialPort');
   });
 
   it("a bad value in the model's protocolConfigData is reported on the model, once for all its devices", () => {
