@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,13 +51,19 @@ describe('edgetwin edge, Modbus only, no cloud', () => {
   let dir: string;
   let child: ChildProcess;
   let loaded: Record<string, string[]>;
+  let silent: Server | undefined;
+  const sockets = new Set<Socket>();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edgetwin-imports-'));
     await writeFile(join(dir, 'hooks.mjs'), HOOKS);
     await writeFile(join(dir, 'recorder.mjs'), RECORDER);
-    // Port 1: nothing answers there, and nothing else's simulator is written to.
-    const yaml = (await readFile(sample, 'utf8')).replace(/port: 5020/, 'port: 1');
+    // A listener of our own on port 0 that accepts and never answers: the mapper connects, no simulator is needed.
+    const server = createServer((socket) => sockets.add(socket));
+    silent = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const yaml = (await readFile(sample, 'utf8')).replace(/port: 5020/, `port: ${port}`);
     await writeFile(join(dir, 'thermostat.yaml'), yaml);
     await writeFile(
       join(dir, 'edge.yaml'),
@@ -93,6 +100,8 @@ describe('edgetwin edge, Modbus only, no cloud', () => {
       child.kill('SIGTERM');
       await exited;
     }
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => (silent ? silent.close(resolve) : resolve(undefined)));
     await rm(dir, { recursive: true, force: true });
   });
 
