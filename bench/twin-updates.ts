@@ -69,7 +69,7 @@ async function run(dir: string, count: number, external?: string): Promise<Run> 
       dataDir: join(dir, external ? 'data-external' : 'data'),
       eventBus: external
         ? { mode: 'external', external: { url: external } }
-        : { mode: 'internal', internal: { port: 0 } },
+        : { mode: 'internal', internal: { port: 0, auth: 'none' } }, // the bench's clients are anonymous
       http: { port: 0 },
       devices: { dirs: [dir], watch: false },
     }),

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,17 +111,22 @@ describe('CloudHub ↔ EdgeHub', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Joins `node` with a token: its certificate and edge.yaml. */
+  /** Joins `node` with a token: its certificate and edge.yaml (kept: a node that joined does not join again). */
   async function joinNode(node: string) {
     const nodeDir = join(dir, node);
     const configFile = join(nodeDir, 'edge.yaml');
-    await joinCloud({
-      cloud: hub.url,
-      token: await pki.issueToken(600),
-      nodeName: node,
-      dataDir: nodeDir,
-      configFile,
-    });
+    const joined = await access(configFile).then(
+      () => true,
+      () => false,
+    );
+    if (!joined)
+      await joinCloud({
+        cloud: hub.url,
+        token: await pki.issueToken(600),
+        nodeName: node,
+        dataDir: nodeDir,
+        configFile,
+      });
     return loadEdgeConfig(configFile);
   }
 

@@ -27,8 +27,9 @@ export const EDGE_PATH = '/edge';
 /**
  * cloudcore's end of the edge link (DESIGN.md §6): one HTTPS server for the join API (`GET /ca.crt`,
  * `POST /edge.crt`) and for the WebSocket edge nodes keep open. A node proves who it is with a client
- * certificate signed by the cloud's CA (its CN is the node name); a second connection of the same node
- * replaces the first. On connect the node gets its full state; after that, each change.
+ * certificate signed by the cloud's CA (its CN is the node name) and still the one the join ledger holds for
+ * that name (a `--force` join replaces it); a second connection of the same node replaces the first. On
+ * connect the node gets its full state; after that, each change.
  */
 export class CloudHub {
   url = '';
@@ -47,7 +48,16 @@ export class CloudHub {
 
   async start(): Promise<void> {
     const { pki, log } = this.options;
-    const join = joinApi(pki);
+    const join = joinApi(pki, {
+      joined: (node, replaced) => {
+        log.info(
+          { node, replaced },
+          replaced ? 'node joined again: its old certificate is refused' : 'node joined',
+        );
+        if (replaced) this.sessions.get(node)?.close(4001, 'node certificate replaced');
+      },
+      refused: (error, node) => log.warn({ node, code: error.code, err: error.message }, 'join refused'),
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes ?? 4 << 20 });
     this.server = createServer(serverTlsOptions(pki), (req, res) => {
       if (!join(req, res)) res.writeHead(404).end();
@@ -63,7 +73,21 @@ export class CloudHub {
         socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(node, ws));
+      const der = tls.getPeerCertificate().raw;
+      pki.isCurrentCertificate(node, der).then(
+        (current) => {
+          if (current) return this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(node, ws));
+          log.warn({ node }, 'edge connection refused: this certificate was replaced by a later join');
+          socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+        },
+        (error: unknown) => {
+          log.error(
+            { node, err: (error as Error).message },
+            'edge connection refused: join ledger unreadable',
+          );
+          socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+        },
+      );
     });
     this.server.on('tlsClientError', (error) => log.debug({ err: error.message }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {

@@ -1,15 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloudError, type CloudPki } from './pki.js';
 
+/** What the join API tells its server about (CloudHub logs them, and drops the session of a replaced node). */
+export interface JoinEvents {
+  joined?(node: string, replaced: boolean): void;
+  refused?(error: CloudError, node: string | undefined): void;
+}
+
 /** The largest join request body accepted (a CSR is well under 2 KiB). */
 export const JOIN_BODY_LIMIT = 64 * 1024;
 
 /**
  * The join API on the CloudHub's HTTPS server: `GET /ca.crt` (the CA, fetched by the edge without TLS
  * verification and checked against the token's hash) and `POST /edge.crt` (token + CSR → node certificate).
+ * A token is spent by the join it allows (CloudPki.join): a second use, a token bound to another node name, or a
+ * node name that has joined before (unless the token was made with --force) is refused with 401, 403 or 409.
  * Returns false for any other path so the caller can serve it.
  */
-export function joinApi(pki: CloudPki): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function joinApi(
+  pki: CloudPki,
+  events: JoinEvents = {},
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ca.crt') {
@@ -19,7 +30,7 @@ export function joinApi(pki: CloudPki): (req: IncomingMessage, res: ServerRespon
     }
     if (path === '/edge.crt') {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      issueNodeCertificate(pki, req, res).catch((error: unknown) => {
+      issueNodeCertificate(pki, events, req, res).catch((error: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: `internal error: ${(error as Error).message}` });
         else res.destroy();
       });
@@ -29,20 +40,30 @@ export function joinApi(pki: CloudPki): (req: IncomingMessage, res: ServerRespon
   };
 }
 
-async function issueNodeCertificate(pki: CloudPki, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function issueNodeCertificate(
+  pki: CloudPki,
+  events: JoinEvents,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   if (Number(req.headers['content-length'] ?? 0) > JOIN_BODY_LIMIT) return tooLarge(req, res);
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (!bearer)
     return refuse(res, new CloudError('TOKEN_MISSING', 401, 'Authorization: missing bearer token'));
+  let node: string | undefined;
   try {
-    await pki.verifyToken(bearer[1]!);
+    const grant = await pki.verifyToken(bearer[1]!);
     const raw = await readBody(req);
     if (raw === undefined) return tooLarge(req, res);
     const { nodeName, csr } = parseJoinRequest(raw);
-    sendJson(res, 200, { certificate: await pki.signCsr(csr, nodeName) });
+    node = nodeName;
+    const { certificate, replaced } = await pki.join(grant, nodeName, csr);
+    sendJson(res, 200, { certificate });
+    events.joined?.(nodeName, replaced);
   } catch (error) {
     if (!(error instanceof CloudError)) throw error;
     refuse(res, error);
+    events.refused?.(error, node);
   }
 }
 

@@ -57,7 +57,8 @@ describe('CloudPki', () => {
   it('accepts a token it issued', async () => {
     const token = await pki.issueToken(60);
     expect(token.startsWith(`${pki.caHash()}.`)).toBe(true);
-    await expect(pki.verifyToken(token)).resolves.toBeUndefined();
+    await expect(pki.verifyToken(token)).resolves.toMatchObject({ replace: false });
+    expect((await pki.verifyToken(token)).node).toBeUndefined();
   });
 
   it('rejects an expired token', async () => {

@@ -7,12 +7,13 @@ import type { PeerCertificate } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { EdgetwinError } from '../device-models/errors.js';
+import { JoinLedger } from './join-ledger.js';
 
 /** A join request the cloud refuses; `status` is the HTTP status the join API answers with. */
 export class CloudError extends EdgetwinError {
   constructor(
     code: string,
-    readonly status: 400 | 401,
+    readonly status: 400 | 401 | 403 | 409,
     message: string,
     options?: ErrorOptions,
   ) {
@@ -29,6 +30,24 @@ const ES256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 const CLOCK_SKEW_MS = 5 * 60_000;
 const JWT_CLAIMS = { issuer: 'edgetwin-cloudcore', audience: 'edgetwin-join' } as const;
+/** The claim of a token allowed to take over a node name that has already joined. */
+const REPLACE_CLAIM = 'edgetwin.io/replace';
+
+/** What a join token may be used for, beyond joining once. */
+export interface TokenBinding {
+  /** Only this node name may join with the token (the JWT's `sub`). */
+  node?: string;
+  /** The node may already have joined: its certificate is replaced (needs `node`). */
+  force?: boolean;
+}
+
+/** A verified join token: its id (`jti`), expiry (`exp`, s) and binding. */
+export interface JoinGrant {
+  id: string;
+  expiresAt: number;
+  node?: string;
+  replace: boolean;
+}
 
 /**
  * cloudcore's certificate authority, kept as PEM files in one directory: the CA signs the CloudHub's server
@@ -38,6 +57,8 @@ export class CloudPki {
   private constructor(
     private readonly ca: Ca,
     private readonly server: { certPem: string; keyPem: string },
+    /** Spent tokens and joined nodes (join-ledger.ts), in the same directory. */
+    readonly ledger: JoinLedger,
   ) {}
 
   /** Loads the CA and server certificate from `dir`, creating what is missing; `hosts` go into the server's SAN. */
@@ -46,7 +67,7 @@ export class CloudPki {
     const ca = await openCa(dir);
     const hosts = ['127.0.0.1', '::1', 'localhost', ...(options.hosts ?? [])];
     const server = await openServer(dir, ca, hosts);
-    return new CloudPki(ca, server);
+    return new CloudPki(ca, server, await JoinLedger.open(dir));
   }
 
   get caPem(): string {
@@ -66,33 +87,110 @@ export class CloudPki {
     return this.ca.hash;
   }
 
-  /** A join token: `<caHash>.<JWT signed by the CA>`, valid for `ttlSeconds` from `issuedAt`. */
-  async issueToken(ttlSeconds: number, issuedAt = new Date()): Promise<string> {
+  /**
+   * A join token: `<caHash>.<JWT signed by the CA>`, good for one join within `ttlSeconds` from `issuedAt`;
+   * with `binding.node`, for that node name only. A node name that has already joined is refused (409) unless
+   * `binding.force`: then the token may replace that node's certificate.
+   */
+  async issueToken(ttlSeconds: number, issuedAt = new Date(), binding: TokenBinding = {}): Promise<string> {
     if (!(ttlSeconds >= 1))
       throw new EdgetwinError('TOKEN_TTL_INVALID', `token ttl ${ttlSeconds}: must be ≥ 1 s`);
+    const { node, force = false } = binding;
+    if (force && node === undefined)
+      throw new EdgetwinError('TOKEN_FORCE_UNBOUND', 'force: a token that may replace a node must name it');
+    if (node !== undefined) {
+      checkNodeName(node);
+      await this.ledger.reload();
+      const joined = this.ledger.node(node);
+      if (joined && !force) throw alreadyJoined(node, joined.joinedAt);
+    }
     const iat = Math.floor(issuedAt.getTime() / 1000);
-    const jwt = await new SignJWT({})
+    const jwt = new SignJWT(force ? { [REPLACE_CLAIM]: true } : {})
       .setProtectedHeader({ alg: 'ES256' })
       .setIssuer(JWT_CLAIMS.issuer)
       .setAudience(JWT_CLAIMS.audience)
       .setJti(randomUUID())
       .setIssuedAt(iat)
-      .setExpirationTime(iat + Math.round(ttlSeconds))
-      .sign(this.ca.key);
-    return `${this.caHash()}.${jwt}`;
+      .setExpirationTime(iat + Math.round(ttlSeconds));
+    if (node !== undefined) jwt.setSubject(node);
+    return `${this.caHash()}.${await jwt.sign(this.ca.key)}`;
   }
 
-  /** Throws a `CloudError` (401) unless `token` was issued by this CA and has not expired. */
-  async verifyToken(token: string): Promise<void> {
+  /**
+   * What `token` allows; throws a `CloudError` (401) unless it was issued by this CA and has not expired.
+   * Whether it was spent already is `join`'s to say.
+   */
+  async verifyToken(token: string): Promise<JoinGrant> {
     const match = /^([0-9a-f]{64})\.(.+)$/.exec(token.trim());
     if (!match) throw tokenError('TOKEN_MALFORMED', 'token is malformed: expected <sha256 hex>.<JWT>');
     if (match[1] !== this.caHash())
       throw tokenError('TOKEN_CA_MISMATCH', "token's CA hash does not match this cloud's CA");
+    let payload: import('jose').JWTPayload;
     try {
-      await jwtVerify(match[2]!, this.ca.publicKey, { ...JWT_CLAIMS, algorithms: ['ES256'] });
+      ({ payload } = await jwtVerify(match[2]!, this.ca.publicKey, { ...JWT_CLAIMS, algorithms: ['ES256'] }));
     } catch (error) {
       throw joseToCloudError(error);
     }
+    if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number')
+      throw tokenError('TOKEN_INVALID', 'token is not a join token: it has no jti or exp');
+    return {
+      id: payload.jti,
+      expiresAt: payload.exp,
+      ...(typeof payload.sub === 'string' ? { node: payload.sub } : {}),
+      replace: payload[REPLACE_CLAIM] === true,
+    };
+  }
+
+  /**
+   * Spends `grant` on a certificate for `nodeName`: refused (403) when the token is bound to another name,
+   * (401) when it was spent already, (409) when the name has joined before and the token may not replace it.
+   * On success the token is spent and the node's certificate recorded, before the certificate is returned;
+   * `replaced` says whether it takes the place of an earlier one.
+   */
+  async join(
+    grant: JoinGrant,
+    nodeName: string,
+    csrPem: string,
+  ): Promise<{ certificate: string; replaced: boolean }> {
+    checkNodeName(nodeName);
+    if (grant.node !== undefined && grant.node !== nodeName)
+      throw new CloudError(
+        'TOKEN_NODE_MISMATCH',
+        403,
+        `token is bound to node "${grant.node}": it cannot join "${nodeName}"`,
+      );
+    return this.ledger.update(async (ledger) => {
+      const used = ledger.usedToken(grant.id);
+      if (used)
+        throw tokenError(
+          'TOKEN_USED',
+          `token has already been used (node "${used.node}" joined with it at ${used.usedAt}); make a new one with edgetwin token`,
+        );
+      const joined = ledger.node(nodeName);
+      if (joined && !grant.replace) throw alreadyJoined(nodeName, joined.joinedAt);
+      const certificate = await this.signCsr(csrPem, nodeName);
+      const usedAt = new Date().toISOString();
+      ledger.spendToken(grant.id, { node: nodeName, usedAt, expiresAt: grant.expiresAt });
+      ledger.setNode(nodeName, { certSha256: sha256Hex(certificate), joinedAt: usedAt });
+      return { certificate, replaced: joined !== undefined };
+    });
+  }
+
+  /**
+   * Whether a client certificate (signed by this CA, CN = `nodeName`) is the one `nodeName` holds now: false
+   * once a later join (with `--force`) replaced it. A node that joined before the ledger existed is recorded
+   * with the certificate it first connects with.
+   */
+  async isCurrentCertificate(nodeName: string, der: Buffer): Promise<boolean> {
+    const presented = createHash('sha256').update(der).digest('hex');
+    const joined = this.ledger.node(nodeName);
+    if (joined) return joined.certSha256 === presented;
+    return this.ledger.update(async (ledger) => {
+      const now = ledger.node(nodeName);
+      if (now) return now.certSha256 === presented;
+      ledger.setNode(nodeName, { certSha256: presented, joinedAt: new Date().toISOString() });
+      return true;
+    });
   }
 
   /** Signs a node certificate (clientAuth, 1 year, CN = `nodeName`) for a PEM CSR whose CN is `nodeName`. */
@@ -157,6 +255,14 @@ function parseCsr(pem: string): x509.Pkcs10CertificateRequest {
   } catch (error) {
     throw new CloudError('CSR_INVALID', 400, problem, { cause: error });
   }
+}
+
+function alreadyJoined(node: string, joinedAt: string): CloudError {
+  return new CloudError(
+    'NODE_ALREADY_JOINED',
+    409,
+    `node "${node}" has already joined (certificate issued ${joinedAt}); to replace it, make a token with edgetwin token --node ${node} --force`,
+  );
 }
 
 function tokenError(code: string, message: string, cause?: unknown): CloudError {

@@ -28,5 +28,6 @@ export * from './schema/device.js';
 export * from './schema/device-model.js';
 export * from './schema/device-status.js';
 export * from './schema/report.js';
+export * from './secret-refs.js';
 export * from './validate/index.js';
 export * from './values.js';

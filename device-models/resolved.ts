@@ -1,6 +1,7 @@
 import type { Device, DeviceSpec, PushMethod } from './schema/device.js';
 import type { DeviceModel, ModelProperty } from './schema/device-model.js';
 import type { ReportStrategy } from './schema/report.js';
+import type { SecretSite } from './secret-refs.js';
 
 /** Cycles of 0 (or unset) mean one second, as in KubeEdge. */
 export const DEFAULT_CYCLE_MS = 1000;
@@ -38,8 +39,14 @@ export interface ResolvedDevice<C = Record<string, unknown>, V = Record<string, 
    * mapper of your own on the EventBus), or '' when neither names one.
    */
   protocol: string;
-  /** The model's protocolConfigData overridden key by key by the device's configData (KubeEdge 1.22+). */
+  /**
+   * The model's protocolConfigData overridden key by key by the device's configData (KubeEdge 1.22+). Secret
+   * references (`${env:NAME}`, `${file:/path}`) are still references here: `resolveSecrets` makes the copy a
+   * driver gets.
+   */
   config: C;
+  /** The secret references in `config`, and where each is written; absent when there are none. */
+  secrets?: SecretSite[];
   properties: ResolvedProperty<V>[];
   stateReport: { reportToCloud: boolean; reportCycle: number };
   /** The Device as written (it has a spec: a device without one does not resolve). */

@@ -24,7 +24,38 @@ export const EdgeConfig = Closed({
         default: 1884,
         description: "KubeEdge's internal port.",
       }),
-      username: Type.Optional(Type.String()),
+      auth: StringEnum(
+        ['credentials', 'none'] as const,
+        'credentials (default): every client presents a username and password (see `edgetwin broker credentials`) ' +
+          'and the per-topic ACL of its role applies; none: anonymous clients, KubeEdge-style, may do anything ' +
+          "but publish the edge's outputs.",
+      ),
+      maxPacketSize: Type.Integer({
+        minimum: 1024,
+        maximum: 268_435_460,
+        default: 262_144,
+        description: 'Largest MQTT packet a client may send, bytes; a larger one closes its connection.',
+      }),
+      apps: Type.Array(
+        Closed({
+          name: Type.String({
+            pattern: '^(?!mapper-)[A-Za-z0-9._-]{1,64}$',
+            description: 'The MQTT username of the app (mapper-… is taken by the mappers).',
+          }),
+          role: StringEnum(
+            ['read', 'readwrite'] as const,
+            'read: every topic, publishes only twin/get and membership/get; readwrite: also twin/update (desired values).',
+          ),
+        }),
+        {
+          default: [{ name: 'app', role: 'readwrite' }],
+          description:
+            'Accounts of local apps; their passwords derive from the secret in <dataDir>/broker-credentials.',
+        },
+      ),
+      username: Type.Optional(
+        Type.String({ description: 'An extra account with this password and the readwrite role.' }),
+      ),
       password: Type.Optional(Type.String()),
     }),
     external: Closed({
@@ -36,6 +67,43 @@ export const EdgeConfig = Closed({
   http: Closed({
     host: Type.String({ default: '127.0.0.1' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 10350 }),
+    allowedHosts: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description:
+          'Host header values served besides loopback, the bind host and the address the client connected to: ' +
+          '`name` (any port) or `name:port`; `*` turns the check off.',
+      }),
+    ),
+    headersTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 10_000,
+        description: 'A client must have sent all request headers within this long of connecting (else 408).',
+      }),
+    ),
+    requestTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 30_000,
+        description:
+          'A client must have sent the whole request within this long (else 408); ≥ headersTimeoutMs.',
+      }),
+    ),
+    idleTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 5_000,
+        description: 'A kept-alive connection with no request in flight is closed after this long.',
+      }),
+    ),
+    maxConnections: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 256,
+        description: 'Connections open at once; further ones are closed at once (and logged).',
+      }),
+    ),
   }),
   devices: Closed({
     dirs: Type.Array(Type.String(), {
@@ -85,6 +153,27 @@ export const EdgeConfig = Closed({
 });
 export type EdgeConfig = Static<typeof EdgeConfig>;
 
+/** Defaults of the `http` section (the bounds are optional in the type: a config built in code may omit them). */
+export const HTTP_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 10350,
+  allowedHosts: [] as readonly string[],
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 5_000,
+  maxConnections: 256,
+};
+
+/** The `http` section with every bound filled in. */
+export type HttpSettings = typeof HTTP_DEFAULTS;
+export function httpSettings(http: EdgeConfig['http']): HttpSettings {
+  return { ...HTTP_DEFAULTS, ...definedOnly(http) };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** The defaults, then `overrides` on top (deeply), validated. */
 export function edgeConfig(overrides: unknown = {}): EdgeConfig {
   const defaults: EdgeConfig = {
@@ -92,10 +181,16 @@ export function edgeConfig(overrides: unknown = {}): EdgeConfig {
     dataDir: './data',
     eventBus: {
       mode: 'internal',
-      internal: { host: '127.0.0.1', port: 1884 },
+      internal: {
+        host: '127.0.0.1',
+        port: 1884,
+        auth: 'credentials',
+        maxPacketSize: 262_144,
+        apps: [{ name: 'app', role: 'readwrite' }],
+      },
       external: { url: 'mqtt://127.0.0.1:1883' },
     },
-    http: { host: '127.0.0.1', port: 10350 },
+    http: { ...HTTP_DEFAULTS, allowedHosts: [] },
     devices: { dirs: ['./devices'], watch: true },
     cloud: {
       enabled: false,
@@ -121,6 +216,12 @@ export function edgeConfig(overrides: unknown = {}): EdgeConfig {
       problems,
     );
   }
+  const http = httpSettings(merged.http);
+  if (http.headersTimeoutMs > http.requestTimeoutMs)
+    throw new DeviceModelError(
+      `invalid edge config: http.headersTimeoutMs (${http.headersTimeoutMs}) must not exceed http.requestTimeoutMs (${http.requestTimeoutMs})`,
+      [{ path: 'http.headersTimeoutMs', message: 'must not exceed http.requestTimeoutMs' }],
+    );
   return merged;
 }
 

@@ -14,6 +14,7 @@ import {
 import { loadBuiltInMapper } from '../mappers/index.js';
 import { EventBus, MapperHost, type ProtocolMapper, silentLogger } from '../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
+import { appUrl, mapperUrl } from '../test/support/edge-broker.js';
 import { TwinStore } from '../twin/store.js';
 import { CloudMetadata } from './cloud-metadata.js';
 import { edgeConfig } from './config.js';
@@ -70,9 +71,10 @@ describe('a device on a protocol of your own, from a devices directory', () => {
       }),
     });
     await edge.start();
-    watch = await watchTopics(edge.brokerUrl);
-    // The user's mapper: its own connection to the broker, its own copy of the device files.
-    bus = await EventBus.connect(edge.brokerUrl, { clientId: 'dice-mapper' });
+    watch = await watchTopics(appUrl(edge));
+    // The user's mapper: its own connection to the broker (with the credentials of its protocol's mapper,
+    // which `edgetwin broker credentials` prints), its own copy of the device files.
+    bus = await EventBus.connect(mapperUrl(edge, 'virtualProtocol'), { clientId: 'dice-mapper' });
     const mine = (await loadDevices([devices])).devices
       .filter((d) => d.protocol === 'virtualProtocol')
       // Its pushes (an MQTT broker on 1883) are not what this test is about.

@@ -15,6 +15,8 @@ export interface DemoOptions {
   dataDir?: string;
   brokerPort?: number;
   httpPort?: number;
+  /** Open the embedded broker to anonymous clients (`eventBus.internal.auth: none`). */
+  anonymous?: boolean;
   log: Logger;
   print: (line: string) => void;
 }
@@ -63,7 +65,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const bleMapper = createBleMapper(() => radio.createBindings()) as unknown as ProtocolMapper;
   const config = edgeConfig({
     dataDir: options.dataDir ?? './data',
-    eventBus: { mode: 'internal', internal: { port: options.brokerPort ?? 1884 } },
+    eventBus: {
+      mode: 'internal',
+      internal: { port: options.brokerPort ?? 1884, auth: options.anonymous ? 'none' : 'credentials' },
+    },
     http: { port: options.httpPort ?? 10350 },
     devices: { dirs: [dir], watch: false },
   });
@@ -80,9 +85,16 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     throw error;
   }
   options.print(`edgetwin demo — broker ${edge.brokerUrl}  http ${edge.httpUrl}  data ${config.dataDir}`);
+  const app = edge.brokerCredentials?.apps()[0];
+  if (app)
+    options.print(
+      `  MQTT clients log in: username ${app.username}, password ${app.password} (${app.role.kind}); ` +
+        `all accounts: npx edgetwin broker credentials --data-dir ${config.dataDir}`,
+    );
+  else options.print('  MQTT clients connect anonymously (--anonymous)');
   for (const [id, protocol] of edge.mapperHost?.waiting ?? [])
     options.print(`  ${id}: waiting for the ${protocol} mapper (not simulated)`);
-  const live = await liveLines(edge.brokerUrl, edge.httpUrl, options.print);
+  const live = await liveLines(edge, options.print);
   return {
     edge,
     async stop() {
@@ -94,8 +106,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
 }
 
 /** One compact line per device, at most once a second, built from what the mappers publish. */
-async function liveLines(url: string, httpUrl: string, print: (line: string) => void) {
-  const bus = await EventBus.connect(url, { clientId: `edgetwin-demo-${process.pid}` });
+async function liveLines(edge: EdgeCore, print: (line: string) => void) {
+  const { brokerUrl: url, httpUrl } = edge;
+  // In-process, as edgecore's own modules: no socket, no credentials.
+  const transport = edge.localTransport();
+  const bus = await EventBus.connect(url, {
+    clientId: `edgetwin-demo-${process.pid}`,
+    ...(transport ? { transport } : {}),
+  });
   const values = new Map<string, Map<string, string>>();
   const states = new Map<string, string>();
   const lastPrint = new Map<string, number>();

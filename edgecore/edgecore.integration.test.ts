@@ -13,6 +13,7 @@ import {
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startEmbeddedBroker } from '../sdk/index.js';
 import { watchTopics } from '../sdk/testing/index.js';
+import { appUrl } from '../test/support/edge-broker.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
@@ -71,7 +72,7 @@ describe('edgecore', () => {
 
   it('takes a desired value over HTTP to the Modbus register, reports it back, and the delta empties', async () => {
     await startEdge();
-    const watch = await watcher(edge!.brokerUrl);
+    const watch = await watcher(appUrl(edge!));
     try {
       const response = await put('setpoint', '24');
       expect(response.status).toBe(200);
@@ -103,7 +104,7 @@ describe('edgecore', () => {
 
   it('writes a desired value the register cannot hold once, reports what it holds with a reason, and never writes a refused one', async () => {
     await startEdge();
-    const watch = await watcher(edge!.brokerUrl);
+    const watch = await watcher(appUrl(edge!));
     const writes = () => simulator.requests.filter((r) => (r.fc === 6 || r.fc === 16) && r.address === 0);
     try {
       await watch.next(
@@ -198,7 +199,7 @@ describe('edgecore', () => {
 
   it('answers malformed MQTT payloads and unknown devices with a result code and stays up', async () => {
     await startEdge();
-    const watch = await watcher(edge!.brokerUrl);
+    const watch = await watcher(appUrl(edge!));
     try {
       await watch.client.publishAsync(`$hw/events/device/${ID}/twin/update`, '{not json');
       expect(
@@ -273,8 +274,8 @@ describe('edgecore', () => {
       }
     };
     const base = `$hw/events/device/${ID}/twin/update`;
-    const documents = await watchTopics(edge!.brokerUrl, `${base}/document`);
-    const client = await mqtt.connectAsync(edge!.brokerUrl, { protocolVersion: 4 });
+    const documents = await watchTopics(appUrl(edge!), `${base}/document`);
+    const client = await mqtt.connectAsync(appUrl(edge!), { protocolVersion: 4 });
     try {
       const before = stored();
       const report = (value: string) =>
@@ -322,7 +323,7 @@ describe('edgecore', () => {
 
   it('re-reads the devices directory on change and publishes membership/updated', async () => {
     await startEdge({ devices: { dirs: [dir], watch: true } });
-    const watch = await watcher(edge!.brokerUrl);
+    const watch = await watcher(appUrl(edge!));
     try {
       await writeFile(join(dir, 'ble.yaml'), await readFile(bleSample, 'utf8'));
       const { payload } = await watch.next((m) => m.topic.endsWith('/membership/updated'));

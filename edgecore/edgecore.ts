@@ -1,19 +1,22 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ResolvedDevice } from '../device-models/index.js';
+import { type ResolvedDevice, resolveSecrets, SecretUnresolved } from '../device-models/index.js';
 import { loadBuiltInMapper } from '../mappers/index.js';
 import {
+  type BusTransport,
   type EmbeddedBroker,
   EventBus,
+  eventBusAcl,
   type Logger,
   MapperHost,
   type MapperLoader,
+  openEventBusAcl,
   silentLogger,
   startEmbeddedBroker,
   topics,
 } from '../sdk/index.js';
 import { snapshot } from '../twin/rules.js';
 import { TwinStore } from '../twin/store.js';
+import { type BrokerCredentials, loadBrokerCredentials } from './broker-credentials.js';
 import { BusGroup } from './bus-group.js';
 import type { CloudMetadata } from './cloud-metadata.js';
 import type { EdgeConfig } from './config.js';
@@ -23,6 +26,7 @@ import { type HttpApi, startHttpApi } from './http-api.js';
 import { memberEntry, membershipUpdates } from './membership.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
 import { EdgeMetrics } from './metrics.js';
+import { ensurePrivateDir } from './private-dir.js';
 import { TwinModule } from './twin-module.js';
 
 export interface EdgeCoreOptions {
@@ -45,6 +49,7 @@ export class EdgeCore {
   httpUrl = '';
   readonly metrics = new EdgeMetrics();
   private broker?: EmbeddedBroker;
+  private credentials?: BrokerCredentials;
   private bus?: EventBus;
   private externalBus?: EventBus;
   private group?: BusGroup;
@@ -61,6 +66,19 @@ export class EdgeCore {
 
   constructor(private readonly options: EdgeCoreOptions) {
     this.log = (options.log ?? silentLogger).child({ module: 'edgecore' });
+  }
+
+  /**
+   * The accounts of the embedded broker (`eventBus.internal.auth: credentials`); undefined with an external
+   * broker only, or with `auth: none`.
+   */
+  get brokerCredentials(): BrokerCredentials | undefined {
+    return this.credentials;
+  }
+
+  /** A way onto the embedded broker from this process, with no socket and no credentials (LocalTransport). */
+  localTransport(): BusTransport | undefined {
+    return this.broker?.localTransport();
   }
 
   get mapperHost(): MapperHost | undefined {
@@ -80,7 +98,7 @@ export class EdgeCore {
     const { config } = this.options;
     const log = this.options.log ?? silentLogger;
     try {
-      await mkdir(config.dataDir, { recursive: true });
+      await ensurePrivateDir(config.dataDir, this.log);
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
         log: log.child({ module: 'edgecore:store' }),
         writeBehindMs: config.twin.writeBehindMs,
@@ -90,8 +108,9 @@ export class EdgeCore {
       const broker = this.broker;
       this.bus = await EventBus.connect(this.brokerUrl, {
         clientId: `edgecore-${config.nodeName}-${process.pid}`,
-        ...this.credentials(),
+        ...this.busCredentials(),
         ...(broker ? { transport: broker.localTransport() } : {}),
+        onRefused: (filter, code) => this.metrics.busRefused.inc({ filter, code: String(code) }),
         log: log.child({ module: 'edgecore:eventbus' }),
       });
       if (config.eventBus.mode === 'both')
@@ -99,6 +118,7 @@ export class EdgeCore {
           clientId: `edgecore-${config.nodeName}-external-${process.pid}`,
           ...(config.eventBus.external.username ? { username: config.eventBus.external.username } : {}),
           ...(config.eventBus.external.password ? { password: config.eventBus.external.password } : {}),
+          onRefused: (filter, code) => this.metrics.busRefused.inc({ filter, code: String(code) }),
           log: log.child({ module: 'edgecore:eventbus-external' }),
         });
       this.group = new BusGroup(this.externalBus ? [this.bus, this.externalBus] : [this.bus]);
@@ -196,7 +216,7 @@ export class EdgeCore {
       this.log.warn({ device: id, properties: outcome.rejected }, 'the edge holds newer desired values');
   }
 
-  private credentials() {
+  private busCredentials() {
     const { eventBus } = this.options.config;
     const source = eventBus.mode === 'external' ? eventBus.external : eventBus.internal;
     return {
@@ -208,9 +228,23 @@ export class EdgeCore {
   private async startBroker(): Promise<string> {
     const { eventBus } = this.options.config;
     if (eventBus.mode === 'external') return eventBus.external.url;
+    const { internal } = eventBus;
+    const log = (this.options.log ?? silentLogger).child({ module: 'edgecore:broker' });
+    if (internal.auth === 'credentials')
+      this.credentials = await loadBrokerCredentials(this.options.config.dataDir, internal, log);
+    const credentials = this.credentials;
     this.broker = await startEmbeddedBroker({
-      ...eventBus.internal,
-      log: (this.options.log ?? silentLogger).child({ module: 'edgecore:broker' }),
+      host: internal.host,
+      port: internal.port,
+      maxPacketSize: internal.maxPacketSize,
+      // A mapper's own devices: those of its protocol that this edge runs now.
+      access: credentials
+        ? eventBusAcl({
+            account: (username) => credentials.account(username),
+            protocolOf: (id) => this.devices.get(id)?.protocol,
+          })
+        : openEventBusAcl(),
+      log,
     });
     return this.broker.url;
   }
@@ -220,7 +254,7 @@ export class EdgeCore {
     for (const device of [...change.added, ...change.changed].map(adjust)) {
       this.devices.set(device.id, device);
       await this.twin!.addDevice(device);
-      if (this.options.config.mappers.inProcess) await this.host!.add(device);
+      if (this.options.config.mappers.inProcess) await this.runMapper(device);
     }
     for (const id of change.removed) {
       await this.host!.remove(id);
@@ -239,6 +273,26 @@ export class EdgeCore {
         timestamp: Date.now(),
         ...lists,
       });
+  }
+
+  /**
+   * Hands the device to its mapper with its secret references resolved (that copy goes nowhere else); a device
+   * whose secret cannot be read does not run, and says which field and where.
+   */
+  private async runMapper(device: ResolvedDevice): Promise<void> {
+    let running: ResolvedDevice;
+    try {
+      running = resolveSecrets(device);
+    } catch (error) {
+      if (!(error instanceof SecretUnresolved)) throw error;
+      await this.host!.remove(device.id);
+      this.log.error(
+        { device: device.id, field: error.site.field, at: error.site.at, err: error.message },
+        'device not started: a secret it references cannot be read',
+      );
+      return;
+    }
+    await this.host!.add(running);
   }
 
   /** Stops everything in reverse order; safe to call twice. Pending twin writes are flushed first. */

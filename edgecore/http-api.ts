@@ -1,8 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type MsgTwin, twinReason } from '../device-models/index.js';
+import { rateLimitedLogger } from '../sdk/log-limit.js';
 import { computeDelta } from '../twin/rules.js';
+import { httpSettings } from './config.js';
 import type { EdgeContext } from './context.js';
+import { HostCheck, HttpError, pathSegments } from './http-guard.js';
+import { boundServer, serverTimeouts } from './http-limits.js';
 import type { TwinModule } from './twin-module.js';
 
 const MAX_BODY = 64 * 1024;
@@ -11,15 +15,6 @@ export interface HttpApi {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -69,6 +64,8 @@ function parseIfMatch(header: string | undefined): { cloud: number; edge: number
 }
 
 async function body(request: IncomingMessage): Promise<string> {
+  if (Number(request.headers['content-length'] ?? 0) > MAX_BODY)
+    throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of request) {
@@ -81,7 +78,10 @@ async function body(request: IncomingMessage): Promise<string> {
 
 /** The desired value from a JSON body `{"value": "23.5"}` (a JSON number or boolean is taken as its text), or plain text. */
 function desiredValue(text: string, contentType: string | undefined): string {
-  if (!contentType?.includes('json')) return text.trim();
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type && !type.includes('json') && !type.startsWith('text/'))
+    throw new HttpError(415, `content-type ${type} is not taken: send application/json or text/plain`);
+  if (!type?.includes('json')) return text.trim();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -122,20 +122,35 @@ export async function startHttpApi(ctx: EdgeContext, twin: TwinModule): Promise<
     };
   };
 
+  const http = httpSettings(ctx.config.http);
+  const log = rateLimitedLogger(ctx.log);
+  let port = 0;
+  const hosts = new HostCheck(http.host, http.allowedHosts, () => port);
+
   const routes = async (request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://edge');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    hosts.check(request);
+    const { path, segments: parts } = pathSegments(request.url);
     const send = (status: number, payload: unknown, type = 'application/json') => {
       response.writeHead(status, { 'content-type': type });
       response.end(type === 'application/json' ? `${JSON.stringify(payload)}\n` : String(payload));
     };
-    if (request.method === 'GET' && url.pathname === '/healthz')
+    if (request.method === 'GET' && path === '/healthz') {
       // The cloud link is reported, not required: with the cloud away the edge keeps working (autonomy).
-      return send(ctx.bus.connected ? 200 : 503, {
-        status: ctx.bus.connected ? 'ok' : 'eventbus disconnected',
+      // The store is required: an edge that cannot store a twin acknowledges nothing.
+      const store = ctx.store.health;
+      const problem = !ctx.bus.connected
+        ? 'eventbus disconnected'
+        : store.writable
+          ? undefined
+          : `twin store cannot write: ${store.error?.message ?? 'unknown'}`;
+      return send(problem ? 503 : 200, {
+        status: problem ?? 'ok',
+        ...(problem ? { reason: problem } : {}),
+        store: store.writable ? 'ok' : { writable: false, ...store.error },
         cloud: ctx.cloud ? (ctx.cloud.connected ? 'connected' : 'disconnected') : 'not joined',
       });
-    if (request.method === 'GET' && url.pathname === '/metrics') {
+    }
+    if (request.method === 'GET' && path === '/metrics') {
       ctx.metrics.outboxDepth.set(ctx.store.outboxDepth());
       return send(200, await ctx.metrics.registry.metrics(), ctx.metrics.registry.contentType);
     }
@@ -159,27 +174,32 @@ export async function startHttpApi(ctx: EdgeContext, twin: TwinModule): Promise<
     throw new HttpError(404, 'not found');
   };
 
-  const server: Server = createServer((request, response) => {
+  const server: Server = createServer(serverTimeouts(http), (request, response) => {
     routes(request, response).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
-      if (status === 500)
-        ctx.log.error({ err: (error as Error).message, url: request.url }, 'http api error');
+      const details = error instanceof HttpError ? error.details : {};
+      if (status === 500) log.error({ err: (error as Error).message, url: request.url }, 'http api error');
+      else if (status === 421)
+        log.warn({ host: request.headers.host }, 'http request refused: Host not allowed');
       if (!response.headersSent) response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(`${JSON.stringify({ code: status, reason: (error as Error).message })}\n`);
+      response.end(`${JSON.stringify({ code: status, reason: (error as Error).message, ...details })}\n`);
     });
   });
+  boundServer(server, http, log);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(ctx.config.http.port, ctx.config.http.host, () => resolve());
+    server.listen(http.port, http.host, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
+  const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
   return {
-    url: `http://${ctx.config.http.host}:${port}`,
+    url: `http://${urlHost}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        log.close();
       }),
   };
 }

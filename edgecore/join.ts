@@ -58,7 +58,7 @@ export async function joinCloud(options: JoinOptions): Promise<{ configFile: str
   ]);
   const node = await requestCertificate(cloud, ca, token, options.nodeName, keys);
 
-  await mkdir(resolve(options.dataDir), { recursive: true });
+  await mkdir(resolve(options.dataDir), { recursive: true, mode: 0o700 });
   await mkdir(certs, { recursive: true, mode: 0o700 });
   const keyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' });
   await writeFile(files.keyFile, keyPem, { mode: 0o600 });

@@ -36,6 +36,13 @@ export class EdgeMetrics {
     labelNames: ['device', 'state'],
     registers: [this.registry],
   });
+  readonly busRefused = new Counter({
+    name: 'edgetwin_eventbus_refused_total',
+    help: 'Incoming EventBus messages refused before any handler (bad payload 400, too large 413, handler too far behind 503), by filter and code.',
+    labelNames: ['filter', 'code'],
+    registers: [this.registry],
+  });
+
   readonly mapperErrors = new Counter({
     name: 'edgetwin_mapper_errors_total',
     help: 'Device reads and writes that failed, by device.',

@@ -16,6 +16,7 @@ import { createOpcuaSimulator, type OpcuaSimulator } from '../mappers/opcua/simu
 import { createSerialSimulator, type SerialSimulator } from '../mappers/serial/simulator.js';
 import type { ProtocolMapper } from '../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
+import { appUrl } from '../test/support/edge-broker.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
@@ -65,7 +66,7 @@ describe('edgecore with every protocol', () => {
       adjustDevice: (d) => (reached.has(d.id) ? { ...d, config: { ...d.config, ...reached.get(d.id) } } : d),
     });
     await edge.start();
-    watch = await watchTopics(edge.brokerUrl);
+    watch = await watchTopics(appUrl(edge));
   }, 30_000);
 
   afterAll(async () => {

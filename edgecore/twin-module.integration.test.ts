@@ -92,7 +92,7 @@ describe('twin module', () => {
     if (!options.again) dataDir = join(dir, `data-${randomUUID().slice(0, 8)}`);
     const eventBus = options.external
       ? { mode: 'external', external: { url: options.external } }
-      : { internal: { port: 0 } };
+      : { internal: { port: 0, auth: 'none' } }; // the twin's rules, not the broker's ACL
     edge = new EdgeCore({
       config: edgeConfig({
         dataDir,

@@ -49,15 +49,18 @@ export class TwinModule {
    * which must not reach a device before it is stored.
    */
   private readonly committing = new Map<string, number>();
+  /** Per device, the order of updates applied to the cache, and the updates a refused write voided. */
+  private readonly chains = new Map<string, Chain>();
 
   constructor(private readonly ctx: EdgeContext) {}
 
   async start(): Promise<void> {
     for (const [id, twins] of this.ctx.store.allTwins()) this.cache.set(id, twins);
     const { bus } = this.ctx;
+    // A topic whose device id cannot be read (an empty level) is answered beside it all the same.
     const result = (build: (id: string) => string) => (topic: string) => {
       const parsed = topics.parseDeviceTopic(topic);
-      return parsed ? build(parsed.id) : undefined;
+      return parsed ? build(parsed.id) : `${topic}/result`;
     };
     this.unsubscribe.push(
       await bus.subscribe(
@@ -77,11 +80,15 @@ export class TwinModule {
       await bus.subscribe(
         topics.stateUpdate(ANY),
         StateUpdate,
-        (topic, payload) => this.onStateUpdate(topic, payload.state, payload.event_id ?? ''),
+        // Not awaited, as twin/update: the next one is taken while this one waits for its group commit.
+        (topic, payload) => void this.onStateUpdate(topic, payload.state, payload.event_id ?? ''),
         { resultTopic: result(topics.stateUpdateResult), qos: 1 },
       ),
-      await bus.subscribe(topics.membershipGet(topics.ANY_NODE), MembershipGet, (topic, payload) =>
-        this.onMembershipGet(topic, payload.event_id ?? ''),
+      await bus.subscribe(
+        topics.membershipGet(topics.ANY_NODE),
+        MembershipGet,
+        (topic, payload) => this.onMembershipGet(topic, payload.event_id ?? ''),
+        { resultTopic: (topic) => `${topic}/result` },
       ),
       // Apps' messages for the cloud; carried once the cloud link exists (cloudcore).
       await bus.subscribe('$hw/events/upload/#', Type.Unknown(), (topic) => {
@@ -131,6 +138,7 @@ export class TwinModule {
     this.deltas.delete(id);
     this.ctx.metrics.deltas.set(this.deltaTotal);
     this.published.delete(id);
+    this.chains.delete(id);
     this.ctx.store.removeDevice(id);
   }
 
@@ -170,10 +178,13 @@ export class TwinModule {
     const { bus } = this.ctx;
     const result = topics.twinUpdateResult(id);
     const previous = this.cache.get(id) ?? {};
+    const outOfBounds = boundsProblem(previous, update);
+    if (outOfBounds) return this.refuse(id, { ok: false, code: 400, reason: outOfBounds }, source, eventId);
     const applied = applyUpdate(previous, update, { source, now: Date.now() });
     if (!applied.ok) return this.refuse(id, applied, source, eventId);
     // Applied to the cache at once, in arrival order; persisted by the next group commit.
     this.cache.set(id, applied.twins);
+    const seq = this.chainOf(id).applied++;
     const changed = Object.keys(applied.result).length > 0;
     const changedTwins = Object.fromEntries(
       Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
@@ -193,8 +204,8 @@ export class TwinModule {
           await this.ctx.store.write(id, changedTwins, sync);
           if (Object.keys(sync).length > 0) this.ctx.cloud?.notifyOutbox();
         } catch (error) {
-          // Not stored, so not acknowledged: undo it unless a later update has been applied on top.
-          if (this.cache.get(id) === applied.twins) this.cache.set(id, previous);
+          // Not stored, so not acknowledged, and no trace of it may stay in the cache.
+          this.rollBack(id, seq, previous);
           return this.refuse(
             id,
             { ok: false, code: 503, reason: `not stored: ${(error as Error).message}` },
@@ -245,11 +256,37 @@ export class TwinModule {
     const cloudUpdated = topics.twinCloudUpdated(id);
     if (source === 'cloud' && changed && bus.heard(cloudUpdated))
       sent.push(bus.publish(cloudUpdated, { ...stamp, twin: changedTwins }, { qos: 1 }));
-    await Promise.all(sent).catch((error: unknown) =>
-      this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
-    );
+    // Not awaited: the update is stored and answered to its caller (an HTTP PUT) whether or not the broker
+    // is there; the messages were issued in order and the EventBus delivers them when it can.
+    if (sent.length > 0)
+      void Promise.all(sent).catch((error: unknown) =>
+        this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
+      );
     this.countDelta(id, applied.delta);
     return applied;
+  }
+
+  private chainOf(id: string): Chain {
+    let chain = this.chains.get(id);
+    if (!chain) {
+      chain = { applied: 0, voidFrom: 0, voidTo: 0 };
+      this.chains.set(id, chain);
+    }
+    return chain;
+  }
+
+  /**
+   * The write of update `seq` was refused by the store: the cache goes back to what it held before that
+   * update (`previous`). Every update of the device applied since was built on it; the store refuses their
+   * writes too (GroupCommit's chains), and their own rollBack finds them void here, already undone. An
+   * earlier update refused later (refused at once while this one waited for its batch) goes back further.
+   */
+  private rollBack(id: string, seq: number, previous: DeviceTwins): void {
+    const chain = this.chainOf(id);
+    if (seq >= chain.voidFrom && seq < chain.voidTo) return;
+    chain.voidFrom = seq;
+    chain.voidTo = chain.applied;
+    this.cache.set(id, previous);
   }
 
   /**
@@ -291,8 +328,9 @@ export class TwinModule {
       { device: id, code: refusal.code, reason: refusal.reason, source },
       'twin update refused',
     );
+    // Not awaited either (see update).
     if (source === 'edge')
-      await this.ctx.bus
+      void this.ctx.bus
         .publish(topics.twinUpdateResult(id), {
           event_id: eventId ?? crypto.randomUUID(),
           timestamp: Date.now(),
@@ -305,13 +343,28 @@ export class TwinModule {
 
   /** Not awaited: the next message is applied while this one waits for its group commit. */
   private onTwinUpdate(topic: string, twin: MsgTwinMap, eventId: string): void {
-    const id = topics.parseDeviceTopic(topic)!.id;
-    void this.update(id, twin, 'edge', eventId);
+    const id = topics.parseDeviceTopic(topic)?.id;
+    if (id === undefined) this.badTopic(topic, eventId);
+    else void this.update(id, twin, 'edge', eventId);
+  }
+
+  /** A device topic with an empty, `+`, `#` or NUL namespace or name: 400 beside it (see start()). */
+  private badTopic(topic: string, eventId: string): void {
+    this.ctx.metrics.twinRefused.inc({ code: '400' });
+    void this.ctx.bus
+      .publish(`${topic}/result`, {
+        event_id: eventId,
+        timestamp: Date.now(),
+        code: 400,
+        reason: `${topic}: no device here (namespace and name must be non-empty, without + # or NUL)`,
+      })
+      .catch(() => {});
   }
 
   /** `twin/get` → `twin/get/result`: every live twin, echoing the request's event_id ("" when it had none). */
   private async onTwinGet(topic: string, eventId: string): Promise<void> {
-    const id = topics.parseDeviceTopic(topic)!.id;
+    const id = topics.parseDeviceTopic(topic)?.id;
+    if (id === undefined) return this.badTopic(topic, eventId);
     const stamp = { event_id: eventId, timestamp: Date.now() };
     // The cache's twins are never modified (an update replaces them), and snapshot() copies: no clone here.
     const twins = this.ctx.devices.has(id) ? (this.cache.get(id) ?? {}) : undefined;
@@ -328,7 +381,8 @@ export class TwinModule {
    * always gives a fresh one). A state KubeEdge ignores, or an unknown device, gets a 400 or 404 here.
    */
   private async onStateUpdate(topic: string, reported: string, eventId: string): Promise<void> {
-    const id = topics.parseDeviceTopic(topic)!.id;
+    const id = topics.parseDeviceTopic(topic)?.id;
+    if (id === undefined) return this.badTopic(topic, eventId);
     const device = this.ctx.devices.get(id);
     const state = stateNamed(reported);
     const answer = topics.stateUpdateResult(id);
@@ -343,7 +397,18 @@ export class TwinModule {
       state === 'online' || state === 'ok'
         ? new Date().toISOString()
         : (this.ctx.store.device(id)?.lastOnline ?? '');
-    await this.ctx.store.setState(id, state, lastOnline);
+    try {
+      await this.ctx.store.setState(id, state, lastOnline);
+    } catch (error) {
+      this.ctx.metrics.twinRefused.inc({ code: '503' });
+      await this.ctx.bus.publish(answer, {
+        event_id: eventId,
+        timestamp: Date.now(),
+        code: 503,
+        reason: `not stored: ${(error as Error).message}`,
+      });
+      return;
+    }
     this.ctx.cloud?.notifyState(id, state, lastOnline || undefined);
     this.ctx.metrics.setState(id, state);
     await this.ctx.bus.publish(answer, {
@@ -367,6 +432,16 @@ export class TwinModule {
   }
 }
 
+/**
+ * Where a device's chain of updates stands: `applied` counts the updates applied to its cache; those from
+ * `voidFrom` to before `voidTo` were built on a write the store refused and were undone with it.
+ */
+interface Chain {
+  applied: number;
+  voidFrom: number;
+  voidTo: number;
+}
+
 /** Whether an update only reports values: no desired value, no conditional write, no twin removed. */
 function reportsOnly(update: MsgTwinMap): boolean {
   for (const key in update) {
@@ -374,6 +449,23 @@ function reportsOnly(update: MsgTwinMap): boolean {
     if (twin == null || twin.expected !== undefined || twin.if_expected_version != null) return false;
   }
   return true;
+}
+
+/** How many twins a device may have: every property of a model, and far more than any device needs. */
+export const MAX_TWINS_PER_DEVICE = 1024;
+/**
+ * An update that would give the device more than MAX_TWINS_PER_DEVICE twins. (Metadata needs no bound of its
+ * own: the rules keep only the keys KubeEdge's has, and the EventBus refuses payloads nesting deeper than 32.)
+ */
+function boundsProblem(current: DeviceTwins, update: MsgTwinMap): string | undefined {
+  let count = -1; // counted when a new twin comes: reports of existing ones (nearly all) do not pay for it
+  for (const name in update) {
+    const twin = update[name];
+    if (twin != null && !Object.hasOwn(current, name) && count === -1) count = Object.keys(current).length;
+    if (twin != null && !Object.hasOwn(current, name) && ++count > MAX_TWINS_PER_DEVICE)
+      return `a device has at most ${MAX_TWINS_PER_DEVICE} twins; "${name}" would be one more`;
+  }
+  return undefined;
 }
 
 /** Desired values must fit the model: writable, the right type, within minimum/maximum. */

@@ -3,12 +3,20 @@
  * the device runtime does everything else: cycles, reports, desired values, reconnects, state, push methods.
  */
 
+export type { BrokerAccess, BrokerPrincipal } from './broker/access.js';
 export {
   EMBEDDED_BROKER_PORT,
   type EmbeddedBroker,
   type EmbeddedBrokerOptions,
   startEmbeddedBroker,
 } from './broker/embedded-broker.js';
+export {
+  type EventBusAccount,
+  type EventBusPrincipal,
+  type EventBusRole,
+  eventBusAcl,
+  openEventBusAcl,
+} from './broker/event-bus-acl.js';
 export { LocalTransport } from './broker/local-transport.js';
 export {
   decodeRegisters,

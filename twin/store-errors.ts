@@ -37,3 +37,20 @@ export class TwinStoreSchemaError extends EdgetwinError {
     super('TWIN_STORE_SCHEMA', message, options);
   }
 }
+
+/**
+ * Refused because an earlier queued write of the same device was: it may have been built on that write's
+ * result (see GroupCommit), so committing it could store what was refused.
+ */
+export class TwinStoreChainRefused extends EdgetwinError {
+  constructor(
+    readonly deviceId: string,
+    cause: unknown,
+  ) {
+    super(
+      'TWIN_STORE_CHAIN_REFUSED',
+      `an earlier write of ${deviceId} was refused (${(cause as Error)?.message ?? String(cause)}); write refused with it`,
+      { cause },
+    );
+  }
+}

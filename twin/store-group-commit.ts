@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../sdk/logger.js';
-import { TwinStoreClosed, TwinStoreFull } from './store-errors.js';
+import { TwinStoreChainRefused, TwinStoreClosed, TwinStoreFull } from './store-errors.js';
 
 interface Pending<Op> {
   op: Op;
@@ -15,6 +15,11 @@ interface Pending<Op> {
  * if `end` throws, the whole transaction is rolled back. `committed` runs after a transaction committed.
  */
 export interface BatchHooks<Op> {
+  /**
+   * The key (a device) whose operations depend on each other: once one is refused, the later ones of the
+   * same key that were queued before the refusal could be seen are refused too (see GroupCommit).
+   */
+  keyOf(op: Op): string;
   begin(): void;
   apply(op: Op): void;
   end(): void;
@@ -33,6 +38,12 @@ export interface BatchHooks<Op> {
  *
  * The queue is bounded in changes (`maxPending`); an operation that does not fit is refused at once with
  * TwinStoreFull and nothing of it is queued.
+ *
+ * Operations of one key are a chain: a caller may have built an operation on top of an earlier one of the
+ * same key that is still queued (the twin module applies updates to its cache before they commit). So
+ * when one is refused, every later one of its key queued before the caller could learn of it is refused
+ * too: the rest of its batch, and until the next flush, what is enqueued after a TwinStoreFull. Nothing
+ * built on a refused operation is ever committed.
  */
 export class GroupCommit<Op> {
   private queue: Pending<Op>[] = [];
@@ -41,6 +52,8 @@ export class GroupCommit<Op> {
   private closed = false;
   private committed = 0;
   private refusedInTick = false;
+  /** Keys refused at enqueue since the last flush: their later operations are refused until then. */
+  private readonly refusedKeys = new Set<string>();
   /** Every operation straight into the transaction: the first that throws rolls it all back. */
   private readonly fast: Database.Transaction<(items: Pending<Op>[]) => void>;
   /** Each operation in its own savepoint: one that throws is rolled back alone and marked failed. */
@@ -61,11 +74,19 @@ export class GroupCommit<Op> {
     const one = db.transaction(apply);
     this.isolated = db.transaction((items: Pending<Op>[]) => {
       begin();
+      const failed = new Map<string, unknown>();
       for (const item of items) {
+        const key = hooks.keyOf(item.op);
+        const earlier = failed.get(key);
+        if (earlier !== undefined) {
+          item.failed = { error: new TwinStoreChainRefused(key, earlier) };
+          continue;
+        }
         try {
           one(item.op);
         } catch (error) {
           item.failed = { error };
+          failed.set(key, error);
         }
       }
       end();
@@ -80,7 +101,11 @@ export class GroupCommit<Op> {
   /** Queues `op`, counted as `size` changes against the bound; resolves once it is committed. */
   enqueue(op: Op, size: number): Promise<void> {
     if (this.closed) return Promise.reject(new TwinStoreClosed());
+    const key = this.hooks.keyOf(op);
+    if (this.refusedKeys.has(key))
+      return Promise.reject(new TwinStoreFull(this.pendingChanges, this.maxPending));
     if (this.pendingChanges + size > this.maxPending) {
+      this.refusedKeys.add(key);
       // One warning per tick: the flush that empties the queue re-arms it.
       if (!this.refusedInTick)
         this.log.warn({ pending: this.pendingChanges, limit: this.maxPending }, 'twin store queue full');
@@ -99,6 +124,7 @@ export class GroupCommit<Op> {
     if (this.timer) clearImmediate(this.timer);
     this.timer = undefined;
     this.refusedInTick = false;
+    this.refusedKeys.clear();
     const items = this.queue;
     if (items.length === 0) return;
     this.queue = [];

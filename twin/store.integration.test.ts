@@ -350,6 +350,54 @@ describe('group commit', () => {
     expect(Object.keys(store.twins(ID))).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
     await store.write(ID, { x: { actual: { value: '1' } } }); // room again once committed
   });
+
+  it('refuses, until the next commit, the later writes of a device one of whose writes was refused', async () => {
+    store.close();
+    store = TwinStore.open(file, { maxPending: 10 });
+    store.upsertDevice({ id: 'default/b' });
+    const accepted = Array.from({ length: 4 }, (_, i) =>
+      store.write(ID, { [`p${i}`]: v('1') }, { [`p${i}`]: v('1') }),
+    );
+    accepted.push(store.write(ID, { q: v('1') })); // 9 of 10 changes queued
+    const refused = store.write(ID, { r: v('1') }, { r: v('1') });
+    // It fits, but may have been built on the refused one: refused with it.
+    const after = store.write(ID, { s: v('1') });
+    const otherDevice = store.write('default/b', { s: v('1') });
+    await expect(refused).rejects.toBeInstanceOf(TwinStoreFull);
+    await expect(after).rejects.toBeInstanceOf(TwinStoreFull);
+    await Promise.all([...accepted, otherDevice]);
+    expect(Object.keys(store.twins(ID))).toEqual(['p0', 'p1', 'p2', 'p3', 'q']);
+    await store.write(ID, { s: v('1') }); // taken again after the commit
+    expect(store.twins(ID)).toHaveProperty('s');
+  });
+
+  it('holds again what a refused write-behind flush held, and commits it with the next flush', async () => {
+    store.close();
+    let failed!: () => void;
+    const flushFailed = new Promise<void>((resolve) => {
+      failed = resolve;
+    });
+    const log: Logger = { ...silentLogger, error: () => failed(), child: () => log };
+    store = TwinStore.open(file, { writeBehindMs: 20, log });
+    // A failure inside the store's own transaction, switched from a second connection.
+    const other = new Database(file);
+    other.exec(`
+      CREATE TABLE test_fault (armed INTEGER NOT NULL); INSERT INTO test_fault VALUES (1);
+      CREATE TRIGGER test_fault BEFORE INSERT ON device_twin WHEN (SELECT armed FROM test_fault)
+      BEGIN SELECT RAISE(ABORT, 'injected I/O error'); END;
+    `);
+    try {
+      const held = store.writeBehind(ID, { t: v('held') }, { t: v('held') });
+      await flushFailed;
+      expect(store.twins(ID)).toEqual({});
+      other.exec('UPDATE test_fault SET armed = 0');
+      await held; // settled by the flush that stored it
+      expect(store.twins(ID)).toEqual({ t: v('held') });
+      expect(store.outbox().find((r) => r.deviceId === ID)?.twins).toEqual({ t: v('held') });
+    } finally {
+      other.close();
+    }
+  });
 });
 
 describe('file', () => {

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import type { MsgTwin } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
 import { type OutboxEntry, OutboxMirror, WriteBatch } from './store-batch.js';
-import { TwinStoreClosed, TwinStoreUnknownDevice } from './store-errors.js';
+import { TwinStoreClosed, TwinStoreFull, TwinStoreUnknownDevice } from './store-errors.js';
+import { createPrivateDbFile, restrictDbSidecars } from './store-file-mode.js';
 import { GroupCommit } from './store-group-commit.js';
 import { migrate } from './store-migrations.js';
 import { type AttrRow, attrToRow, rowToAttr, rowToTwin, type TwinRow, twinToRow } from './store-rows.js';
@@ -67,6 +68,17 @@ export interface TwinStoreOptions {
   writeBehindMs?: number;
 }
 
+/**
+ * Whether the store can write: not when it is closed, nor after a commit failed (disk full, read-only, a lock
+ * held past busy_timeout) until a later commit succeeds. A refused write alone (unknown device, queue full)
+ * does not count.
+ */
+export interface TwinStoreHealth {
+  writable: boolean;
+  /** Why not: the last commit failure (message, SQLite code, when, ISO 8601), or the store being closed. */
+  error?: { message: string; code?: string; at?: string };
+}
+
 /** Default of `writeBehindMs`. */
 export const DEFAULT_WRITE_BEHIND_MS = 5000;
 
@@ -114,8 +126,11 @@ export class TwinStore {
   private readonly writeBehindMs: number;
   /** In the order they became held, so the due ones are at the front. */
   private readonly held = new Map<string, Held>();
+  /** What flushHeld queued and is waiting for its commit: put back if refused, unless written since. */
+  private readonly flushing = new Map<string, Held>();
   private heldTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  private lastFailure: TwinStoreHealth['error'];
 
   private constructor(
     private readonly db: Database.Database,
@@ -129,12 +144,16 @@ export class TwinStore {
     const log = options.log ?? silentLogger;
     this.log = log;
     const hooks = {
+      keyOf: (op: Operation) => op.id,
       begin: () => {
         this.batch = new WriteBatch(this.sql, this.mirror);
       },
       apply: (op: Operation) => this.apply(op),
       end: () => this.batch.write(),
-      committed: () => this.batch.committed(),
+      committed: () => {
+        this.batch.committed();
+        this.lastFailure = undefined;
+      },
     };
     this.queue = new GroupCommit(db, hooks, options.maxPending ?? DEFAULT_MAX_PENDING, log);
   }
@@ -145,11 +164,13 @@ export class TwinStore {
     if (synchronous !== 'NORMAL' && synchronous !== 'FULL')
       throw new TypeError(`synchronous must be NORMAL or FULL, not ${String(synchronous)}`);
     const log = options.log ?? silentLogger;
+    createPrivateDbFile(path);
     const db = new Database(path);
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal' && !db.memory) log.warn({ file: path, mode }, 'twin store is not in WAL mode');
+      restrictDbSidecars(path);
       db.pragma(`synchronous = ${synchronous}`);
       db.pragma('foreign_keys = ON');
       const version = migrate(db, log);
@@ -159,6 +180,13 @@ export class TwinStore {
       db.close();
       throw error;
     }
+  }
+
+  /** Read-only health signal (what /healthz reports): see TwinStoreHealth. */
+  get health(): TwinStoreHealth {
+    if (this.closed)
+      return { writable: false, error: { message: 'twin store is closed', code: 'TWIN_STORE_CLOSED' } };
+    return this.lastFailure ? { writable: false, error: this.lastFailure } : { writable: true };
   }
 
   /** Transactions committed by the group commit so far (a measure of batching, for tests and metrics). */
@@ -247,9 +275,10 @@ export class TwinStore {
     changed: Record<string, MsgTwin | null>,
     sync: Record<string, MsgTwin | null> = {},
   ): Promise<void> {
-    const held = this.held.get(id);
-    if (held) {
-      // What this write carries is newer than what is held of the same twins: the flush must not undo it.
+    // What this write carries is newer than what is held of the same twins: a flush must not undo it,
+    // nor a refused flush put it back.
+    for (const held of [this.held.get(id), this.flushing.get(id)]) {
+      if (!held) continue;
       for (const name of Object.keys(changed)) held.twins.delete(name);
       for (const name of Object.keys(sync)) held.outbox.delete(name);
     }
@@ -261,7 +290,7 @@ export class TwinStore {
       ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
     );
     const size = Math.max(1, twins.length + outbox.length);
-    return this.queue.enqueue({ kind: 'write', id, twins, outbox, at: Date.now() }, size);
+    return this.enqueue({ kind: 'write', id, twins, outbox, at: Date.now() }, size);
   }
 
   /**
@@ -293,17 +322,13 @@ export class TwinStore {
     // twin it handed over: an update makes new ones).
     for (const [name, twin] of Object.entries(changed)) held.twins.set(name, twin);
     for (const [name, twin] of Object.entries(sync)) held.outbox.set(name, twin);
-    if (!this.heldTimer) {
-      const tick = Math.min(HELD_TICK_MS, this.writeBehindMs);
-      this.heldTimer = setInterval(() => void this.flushHeld(Date.now() - this.writeBehindMs), tick);
-      this.heldTimer.unref();
-    }
+    if (!this.heldTimer) this.startHeldTimer();
     return held.settled.promise;
   }
 
   /** Queues the device's state (and last online time, kept when not given) like write(). */
   setState(id: string, state: string, lastOnline?: string): Promise<void> {
-    return this.queue.enqueue({ kind: 'state', id, state, lastOnline: lastOnline ?? null }, 1);
+    return this.enqueue({ kind: 'state', id, state, lastOnline: lastOnline ?? null }, 1);
   }
 
   /** Up to `limit` (default 1000) outbox records, oldest first; one per device. */
@@ -362,6 +387,27 @@ export class TwinStore {
   }
 
   /**
+   * Queues `op`, noting a commit failure for `health`. Its flush is the first after now, so when no commit
+   * happened since, the failure is the newest news; otherwise a later commit succeeded and it is old news.
+   */
+  private enqueue(op: Operation, size: number): Promise<void> {
+    const commits = this.queue.commits;
+    return this.queue.enqueue(op, size).catch((error: unknown) => {
+      const refusedAlone =
+        error instanceof TwinStoreUnknownDevice ||
+        error instanceof TwinStoreFull ||
+        error instanceof TwinStoreClosed;
+      if (!refusedAlone && this.queue.commits === commits)
+        this.lastFailure = {
+          message: (error as Error)?.message ?? String(error),
+          ...((error as { code?: unknown })?.code ? { code: String((error as { code: unknown }).code) } : {}),
+          at: new Date().toISOString(),
+        };
+      throw error;
+    });
+  }
+
+  /**
    * One queued operation, inside the group transaction: a state is written at once; a write's rows are
    * staged in the batch, which writes them, coalesced, at the end of the transaction.
    */
@@ -392,11 +438,23 @@ export class TwinStore {
         ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
       );
       const size = Math.max(1, twins.length + outbox.length);
-      const write = this.queue.enqueue({ kind: 'write', id, twins, outbox, at: held.at }, size);
-      write.then(held.settled.resolve, held.settled.reject);
-      writes.push(write);
+      const write = this.enqueue({ kind: 'write', id, twins, outbox, at: held.at }, size);
+      this.flushing.set(id, held);
+      writes.push(
+        write.then(
+          () => {
+            if (this.flushing.get(id) === held) this.flushing.delete(id);
+            held.settled.resolve();
+          },
+          (error: unknown) => {
+            if (this.flushing.get(id) === held) this.flushing.delete(id);
+            this.holdAgain(id, held);
+            throw error;
+          },
+        ),
+      );
     }
-    if (this.held.size === 0) {
+    if (this.held.size === 0 && this.heldTimer) {
       clearInterval(this.heldTimer);
       this.heldTimer = undefined;
     }
@@ -404,8 +462,37 @@ export class TwinStore {
     if (failed.length > 0)
       this.log.error(
         { err: ((failed[0] as PromiseRejectedResult).reason as Error)?.message, devices: failed.length },
-        'twin store: reported values held for write-behind were not stored',
+        'twin store: reported values held for write-behind were not stored; held for the next flush',
       );
+  }
+
+  /**
+   * A refused flush of what was held: held again (what the twin module shows must reach the database once
+   * it can be written), under anything newer held or written of the same twins since. Its promise stays
+   * the one handed out, settled by the next flush. Dropped once the store is closed or the device removed.
+   */
+  private holdAgain(id: string, refused: Held): void {
+    if (this.closed || !this.known.has(id)) {
+      refused.settled.reject(new TwinStoreClosed());
+      return;
+    }
+    const current = this.held.get(id);
+    if (current) {
+      for (const [name, twin] of refused.twins) if (!current.twins.has(name)) current.twins.set(name, twin);
+      for (const [name, twin] of refused.outbox) if (!current.outbox.has(name)) current.outbox.set(name, twin);
+      current.settled.promise.then(refused.settled.resolve, refused.settled.reject);
+    } else {
+      // Due again a full period on, and last in the map, which is ordered by when each became due.
+      refused.at = Date.now();
+      this.held.set(id, refused);
+    }
+    if (!this.heldTimer) this.startHeldTimer();
+  }
+
+  private startHeldTimer(): void {
+    const tick = Math.min(HELD_TICK_MS, this.writeBehindMs);
+    this.heldTimer = setInterval(() => void this.flushHeld(Date.now() - this.writeBehindMs), tick);
+    this.heldTimer.unref();
   }
 
   private toDevice(row: DeviceSqlRow): DeviceRow {

@@ -5,13 +5,13 @@ import { DEFAULT_CYCLE_MS, type ResolvedDevice, type ResolvedProperty } from '..
 import type { Device, DeviceProperty } from '../schema/device.js';
 import type { DeviceModel, ModelProperty, ModelPropertySpec } from '../schema/device-model.js';
 import { REPORT_KEY, type ReportStrategy } from '../schema/report.js';
+import { findSecretRefs, type SecretSite } from '../secret-refs.js';
 import { checkTwinValue, NUMERIC_TYPES, parseTwinValue } from '../values.js';
 import { validateAgainst } from './ajv-problems.js';
 import { type Checked, type Report, reporter } from './check-object.js';
 import { dropNulls } from './drop-nulls.js';
 import { checkLines, type Placed } from './lines.js';
-import type { PathSegment, Problem } from './problems.js';
-import { suggest } from './problems.js';
+import { formatPath, type PathSegment, type Problem, suggest } from './problems.js';
 import { checkReport } from './report-check.js';
 
 type Of<K extends Checked['kind']> = Extract<Checked, { kind: K }>;
@@ -182,12 +182,12 @@ function resolveDevice(
   const protocol = getProtocol(protocolName);
   const ownConfig = spec.protocol?.configData;
   const config = mergeConfig(model.spec?.protocolConfigData, ownConfig);
+  const layers: Layers = {
+    own: ownConfig,
+    model: model.spec?.protocolConfigData,
+    at: { device: ['spec', 'protocol', 'configData'], model: ['spec', 'protocolConfigData'] },
+  };
   if (protocol) {
-    const layers: Layers = {
-      own: ownConfig,
-      model: model.spec?.protocolConfigData,
-      at: { device: ['spec', 'protocol', 'configData'], model: ['spec', 'protocolConfigData'] },
-    };
     for (const [alias, key] of Object.entries(protocol.configAliases ?? {}))
       if (config[alias] !== undefined && config[key] === undefined) {
         config[key] = config[alias];
@@ -199,6 +199,7 @@ function resolveDevice(
         (onModel ? sink.reportOnModel : sink.report)(path, f.message);
       }
   }
+  const secrets = secretSites(config, layers, { device: entry, model: modelEntry }, sink);
   const properties: ResolvedProperty[] = [];
   (spec.properties ?? []).forEach((property, i) => {
     const resolvedProperty = resolveProperty(property, i, model, protocolName, sink);
@@ -212,6 +213,7 @@ function resolveDevice(
     nodeName: spec.nodeName ?? '',
     protocol: protocolName,
     config,
+    ...(secrets.length > 0 ? { secrets } : {}),
     properties,
     stateReport: {
       reportToCloud: stateReport.reportToCloud ?? false,
@@ -220,6 +222,36 @@ function resolveDevice(
     device: device as ResolvedDevice['device'],
     model,
   };
+}
+
+/** The secret references in merged configData, each placed where it is written (device or model). */
+function secretSites(
+  config: Record<string, unknown>,
+  layers: Layers,
+  entries: { device: Of<'Device'>; model: Of<'DeviceModel'> },
+  sink: Sink,
+): SecretSite[] {
+  return findSecretRefs(
+    config,
+    (at) => {
+      const { path, onModel } = place(at, layers);
+      const { file, locate } = (onModel ? entries.model : entries.device).source;
+      const { line, col } = locate(path);
+      return { field: formatPath(path), at: line > 0 ? `${file}:${line}:${col}` : file };
+    },
+    (at, message, severity) => {
+      const { path, onModel } = place(at, layers);
+      const report =
+        severity === 'error'
+          ? onModel
+            ? sink.reportOnModel
+            : sink.report
+          : onModel
+            ? sink.warnOnModel
+            : sink.warn;
+      report(path, message);
+    },
+  );
 }
 
 /**

@@ -103,7 +103,23 @@ export function parseSource(file: string, text: string): Omit<ParsedSources, 'fi
       }
       continue;
     }
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // yaml refuses aliases that would expand past maxAliasCount (a "billion laughs" file): a problem of
+      // this document, at its start, like a syntax error.
+      const { line, col } = position(doc.range[0]);
+      problems.push({
+        file,
+        line,
+        col,
+        path: '',
+        message: `YAML: ${firstLine((error as Error).message)}`,
+        severity: 'error',
+      });
+      continue;
+    }
     if (value === null || value === undefined) continue;
     const locate = (path: readonly PathSegment[]) => position(offsetOf(doc, path));
     const items = listItems(value);

@@ -18,10 +18,11 @@ export async function runEdge(options: { config?: string }, out: Output): Promis
 
 /** `edgetwin demo` (what `npm start` runs). */
 export async function runDemo(
-  options: { data?: string; brokerPort?: number; httpPort?: number },
+  options: { data?: string; brokerPort?: number; httpPort?: number; anonymous?: boolean },
   out: Output,
 ): Promise<number> {
   const demo = await startDemo({
+    ...(options.anonymous ? { anonymous: true } : {}),
     ...(options.data ? { dataDir: options.data } : {}),
     ...(options.brokerPort !== undefined ? { brokerPort: options.brokerPort } : {}),
     ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),

@@ -1,4 +1,5 @@
 import { CloudPki } from '../../cloudcore/pki.js';
+import { EdgetwinError } from '../../device-models/errors.js';
 import { joinCloud } from '../join.js';
 import type { Output } from './output.js';
 
@@ -12,16 +13,45 @@ export function parseDuration(text: string): number | undefined {
   return seconds > 0 ? seconds : undefined;
 }
 
-/** `edgetwin token`: prints a join token signed by the cloud's CA (created in --pki if there is none yet). */
-export async function runToken(options: { pki: string; ttl: string }, out: Output): Promise<number> {
+export interface TokenCliOptions {
+  pki: string;
+  ttl: string;
+  node?: string;
+  force?: boolean;
+}
+
+/**
+ * `edgetwin token`: prints a single-use join token signed by the cloud's CA (created in --pki if there is none
+ * yet); with --node, for that node name only; a name that has joined already needs --force.
+ */
+export async function runToken(options: TokenCliOptions, out: Output): Promise<number> {
   const ttl = parseDuration(options.ttl);
   if (ttl === undefined) {
     out.stderr(`edgetwin token: --ttl ${options.ttl}: expected a duration like 24h, 30m or 3600s`);
     return 1;
   }
+  if (options.force && options.node === undefined) {
+    out.stderr(
+      'edgetwin token: --force needs --node <name>: the node whose certificate the token may replace',
+    );
+    return 1;
+  }
   const pki = await CloudPki.open(options.pki);
-  out.stdout(await pki.issueToken(ttl));
-  out.stderr(`valid until ${new Date(Date.now() + ttl * 1000).toISOString()}`);
+  let token: string;
+  try {
+    token = await pki.issueToken(ttl, new Date(), {
+      ...(options.node !== undefined ? { node: options.node } : {}),
+      force: options.force ?? false,
+    });
+  } catch (error) {
+    if (!(error instanceof EdgetwinError)) throw error;
+    out.stderr(`edgetwin token: ${error.message}`);
+    return 1;
+  }
+  out.stdout(token);
+  const scope = options.node === undefined ? 'any node name not joined yet' : `node ${options.node} only`;
+  const replaces = options.force ? `; replaces the certificate ${options.node} holds` : '';
+  out.stderr(`one join, ${scope}${replaces}; valid until ${new Date(Date.now() + ttl * 1000).toISOString()}`);
   return 0;
 }
 

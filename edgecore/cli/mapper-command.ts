@@ -1,4 +1,4 @@
-import { loadDevices } from '../../device-models/index.js';
+import { loadDevices, resolveSecrets, SecretUnresolved } from '../../device-models/index.js';
 import { builtInMapperNames, loadBuiltInMapper } from '../../mappers/index.js';
 import { EventBus, MapperHost } from '../../sdk/index.js';
 import { createCliLogger } from './log.js';
@@ -23,7 +23,14 @@ export async function runMapper(protocol: string, options: MapperOptions, out: O
     return 2;
   }
   const { devices } = await loadDevices(options.devices);
-  const mine = devices.filter((d) => d.protocol === protocol);
+  let mine: typeof devices;
+  try {
+    mine = devices.filter((d) => d.protocol === protocol).map((d) => resolveSecrets(d));
+  } catch (error) {
+    if (!(error instanceof SecretUnresolved)) throw error;
+    out.stderr(`edgetwin mapper: ${error.message}`);
+    return 1;
+  }
   if (mine.length === 0)
     out.stderr(`edgetwin: no ${protocol} device in ${options.devices.join(', ')}; waiting anyway`);
   const bus = await EventBus.connect(options.broker, {

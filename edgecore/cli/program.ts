@@ -4,8 +4,9 @@ import { Command } from 'commander';
 import { DEFAULT_MAX_BYTES } from '../../device-models/validate/source.js';
 import { builtInMapperNames } from '../../mappers/index.js';
 import { builtInSimulatorNames } from '../../mappers/simulators.js';
+import type { BrokerCredentialsOptions } from './broker-command.js';
 import type { CloudCliOptions } from './cloud-command.js';
-import type { JoinCliOptions } from './join-command.js';
+import type { JoinCliOptions, TokenCliOptions } from './join-command.js';
 import type { MapperOptions } from './mapper-command.js';
 import type { Output } from './output.js';
 import type { SimOptions } from './sim-command.js';
@@ -95,21 +96,39 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     });
 
   program
+    .command('broker')
+    .description("edgecore's embedded MQTT broker (the EventBus)")
+    .command('credentials')
+    .description('print the usernames and passwords of external mappers and apps (made on first use)')
+    .option('--config <file>', 'edge.yaml (defaults work without one)')
+    .option('--data-dir <dir>', "the edge's data directory (default: dataDir of the config)")
+    .option('--protocol <names...>', 'protocols of mappers of your own, besides the built-in ones')
+    .option('--json', 'print machine-readable output')
+    .action(async (options: BrokerCredentialsOptions) => {
+      exitCode = await (await import('./broker-command.js')).runBrokerCredentials(options, out);
+    });
+
+  program
     .command('demo')
     .description('edgecore with the embedded broker, the sample devices and their simulators (npm start)')
     .option('--data <dir>', 'where the twin database lives', './data')
     .option('--broker-port <port>', 'embedded broker port (0: any free port)', Number)
     .option('--http-port <port>', 'HTTP API port (0: any free port)', Number)
-    .action(async (options: { data?: string; brokerPort?: number; httpPort?: number }) => {
-      exitCode = await (await import('./edge-command.js')).runDemo(options, out);
-    });
+    .option('--anonymous', 'let MQTT clients connect without credentials (eventBus.internal.auth: none)')
+    .action(
+      async (options: { data?: string; brokerPort?: number; httpPort?: number; anonymous?: boolean }) => {
+        exitCode = await (await import('./edge-command.js')).runDemo(options, out);
+      },
+    );
 
   program
     .command('token')
-    .description('print a token with which an edge node joins this cloud (edgetwin join)')
+    .description('print a single-use token with which an edge node joins this cloud (edgetwin join)')
     .option('--pki <dir>', "the cloud's CA and certificates", './cloud-data/pki')
     .option('--ttl <duration>', 'how long the token is valid: 24h, 30m, 3600s', '24h')
-    .action(async (options: { pki: string; ttl: string }) => {
+    .option('--node <name>', 'only this node name may join with the token')
+    .option('--force', 'the node may have joined already: its certificate is replaced (needs --node)')
+    .action(async (options: TokenCliOptions) => {
       exitCode = await (await import('./join-command.js')).runToken(options, out);
     });
 

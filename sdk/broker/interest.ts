@@ -36,6 +36,13 @@ export class BrokerInterest {
     return this.router.has(topic);
   }
 
+  /** Whether a message on `topic` would reach anyone but `owner`. */
+  heardBeyond(topic: string, owner: string): boolean {
+    if (!this.router.has(topic)) return false;
+    for (const holder of this.router.match(topic)) if (holder.owner !== owner) return true;
+    return false;
+  }
+
   add(owner: string, filter: string): void {
     const key = `${owner}\u0000${filter}`;
     if (this.holders.has(key)) return;

@@ -50,6 +50,11 @@ export class LocalTransport implements BusTransport {
     return this.interest.heard(topic);
   }
 
+  /** Whether anyone but this transport's own bus would receive a message on `topic`. */
+  heardElsewhere(topic: string): boolean {
+    return this.interest.heardBeyond(topic, this.owner);
+  }
+
   listen(events: TransportEvents): void {
     this.events = events;
   }

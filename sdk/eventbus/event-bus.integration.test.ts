@@ -3,10 +3,11 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { Type } from '@sinclair/typebox';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TwinUpdate } from '../../device-models/index.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../broker/embedded-broker.js';
 import { EventBus } from './event-bus.js';
 import { eventBusContract } from './event-bus-contract.js';
-import { ANY_DEVICE, stateUpdate } from './topics.js';
+import { ANY_DEVICE, stateUpdate, twinUpdate } from './topics.js';
 
 eventBusContract('embedded aedes broker', () => startEmbeddedBroker({ port: 0 }));
 eventBusContract('embedded aedes broker, in-process transport', async () => {
@@ -228,6 +229,37 @@ describe('embedded broker and EventBus connection handling', () => {
     await other.close();
     expect(local.heard(otherTopic)).toBe(false);
     expect(gone).toEqual([`clean-${id}`, `keep-${id}`]);
+  });
+
+  it('hands its own reports to its own subscriptions directly, and through the broker once a client listens', async () => {
+    const broker = await started();
+    const local = await EventBus.connect(broker.url, { transport: broker.localTransport() });
+    cleanups.push(() => local.close());
+    const id = `et-${randomUUID().slice(0, 8)}/dev`;
+    const received: unknown[] = [];
+    let arrived: (() => void) | undefined;
+    await local.subscribe(twinUpdate(ANY_DEVICE), TwinUpdate, (_topic, payload) => {
+      received.push(payload.twin);
+      arrived?.();
+    });
+    const next = () => new Promise<void>((resolve) => (arrived = resolve));
+    // Nobody else listens: the payload object itself arrives, with no JSON round trip.
+    let got = next();
+    await local.reportActual(id, { t: { value: '1', type: 'int' } });
+    await got;
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ t: { actual: { value: '1' } } });
+
+    // An MQTT client subscribes: it gets the next report, and so does the bus's own subscription.
+    const client = mqtt.connect(broker.url, { clientId: `watch-${id}` });
+    cleanups.push(() => client.endAsync());
+    await client.subscribeAsync(twinUpdate(id), { qos: 1 });
+    const seen = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
+    got = next();
+    await local.reportActual(id, { t: { value: '2', type: 'int' } });
+    await got;
+    expect(JSON.parse(await seen).twin).toMatchObject({ t: { actual: { value: '2' } } });
+    expect(received[1]).toMatchObject({ t: { actual: { value: '2' } } });
   });
 
   it('refuses to start on a port that is taken, leaving nothing behind', async () => {

@@ -65,8 +65,15 @@ export interface EventBusOptions {
   maxPayloadBytes?: number;
   /** Publishes held while disconnected before `publish` refuses more (default 1000). */
   maxQueued?: number;
-  /** Messages waiting for a busy handler, per subscription, before new ones are dropped (default 1000). */
+  /**
+   * Messages waiting for a busy handler, per subscription, before new ones are refused (default 1000): each
+   * refused one is answered 503 on the subscription's result topic, and counted (`onRefused`).
+   */
   maxPending?: number;
+  /** How deep objects and arrays of an incoming payload may nest (default 32); deeper ones get a 400. */
+  maxDepth?: number;
+  /** Told of every incoming message refused (400, 413, or 503 when a handler is too far behind). */
+  onRefused?: (filter: string, code: 400 | 413 | 503) => void;
   /**
    * Reaches the broker this way instead of an MQTT connection to the url: e.g. the embedded broker's
    * `localTransport()`, for a client in the broker's own process (no socket, no MQTT packets, no
@@ -366,7 +373,9 @@ export class EventBus implements DeviceBus {
     return async () => {
       if (!sub.active) return;
       this.remove(sub);
-      if (this.closed || this.filterCount.has(filter)) return;
+      // Offline, the broker has nothing to be told: the clean session a reconnect opens holds only the
+      // filters still subscribed (restore()), and waiting for a reconnect would hold up a shutdown.
+      if (this.closed || this.filterCount.has(filter) || !this.transport.connected) return;
       await this.track(this.transport.unsubscribe(filter)).catch((error: Error) =>
         this.log.debug({ filter, err: error.message }, 'unsubscribe failed'),
       );
@@ -455,6 +464,11 @@ export class EventBus implements DeviceBus {
         this.refuse(sub, topic, 400, `malformed JSON: ${(error as Error).message}`, undefined);
         continue;
       }
+      const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
+      if (nestsDeeper(data, maxDepth)) {
+        this.refuse(sub, topic, 400, `payload nests deeper than ${maxDepth} levels`, eventIdOf(data));
+        continue;
+      }
       const problem = payloadProblem(sub.schema, data);
       if (problem !== undefined) {
         this.refuse(sub, topic, 400, problem, eventIdOf(data));
@@ -467,11 +481,19 @@ export class EventBus implements DeviceBus {
   private enqueue(sub: Subscription, topic: string, data: unknown): void {
     const maxPending = this.options.maxPending ?? 1000;
     if (sub.pending >= maxPending) {
+      // Refused, and said so: a QoS 1 message was PUBACK'd already, so its result is the only answer.
       if (sub.dropped++ % 100 === 0)
         this.log.warn(
-          { filter: sub.filter, dropped: sub.dropped },
-          'EventBus handler too slow; dropping messages',
+          { filter: sub.filter, refused: sub.dropped },
+          'EventBus handler too slow; refusing messages with 503',
         );
+      this.answer(
+        sub,
+        topic,
+        503,
+        `busy: ${maxPending} messages already wait for this handler`,
+        eventIdOf(data),
+      );
       return;
     }
     sub.pending++;
@@ -488,6 +510,12 @@ export class EventBus implements DeviceBus {
 
   private refuse(sub: Subscription, topic: string, code: 400 | 413, reason: string, eventId?: string): void {
     this.log.warn({ topic, code, reason }, 'EventBus payload refused');
+    this.answer(sub, topic, code, reason, eventId);
+  }
+
+  /** Counts a refused message and answers it on the subscription's result topic, when it has one. */
+  private answer(sub: Subscription, topic: string, code: 400 | 413 | 503, reason: string, eventId?: string) {
+    this.options.onRefused?.(sub.filter, code);
     const to = sub.resultTopic?.(topic);
     if (!to || to === topic) return;
     // As KubeEdge's Result: event_id always there, "" when the payload had none or could not be read.
@@ -497,9 +525,24 @@ export class EventBus implements DeviceBus {
     );
   }
 
+  /**
+   * Publishes a payload this class built (fresh, never changed afterwards) after checking it against
+   * `schema`. When nobody but this bus would hear it (an in-process mapper reporting to the twin module on
+   * the embedded broker, with no MQTT client on the topic), it goes to this bus's own subscriptions as it
+   * is: not encoded, not through the broker, not parsed, and not checked again against the same schema.
+   */
   private async publishChecked(topic: string, schema: TSchema, payload: object, qos: 0 | 1): Promise<void> {
     const problem = payloadProblem(schema, payload);
     if (problem !== undefined) throw new EventBusError('EVENTBUS_INVALID_PAYLOAD', `${topic}: ${problem}`);
+    if (this.transport.heardElsewhere?.(topic) === false && this.transport.connected) {
+      this.checkOpen();
+      for (const sub of this.router.match(topic)) {
+        const again = sub.schema === schema ? undefined : payloadProblem(sub.schema, payload);
+        if (again === undefined) this.enqueue(sub, topic, payload);
+        else this.refuse(sub, topic, 400, again, eventIdOf(payload));
+      }
+      return;
+    }
     await this.publish(topic, payload, { qos });
   }
 
@@ -560,4 +603,19 @@ function encode(payload: unknown): Buffer {
 function eventIdOf(data: unknown): string | undefined {
   const id = (data as { event_id?: unknown } | null)?.event_id;
   return typeof id === 'string' ? id : undefined;
+}
+
+/** Default of `maxDepth`: far beyond any payload of KubeEdge's, far below what recursion can take. */
+const DEFAULT_MAX_DEPTH = 32;
+
+/** Whether objects and arrays in `value` nest more than `limit` levels (stops looking once they do). */
+function nestsDeeper(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeper(item, limit - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (nestsDeeper((value as Record<string, unknown>)[key], limit - 1)) return true;
+  return false;
 }

@@ -26,6 +26,12 @@ export interface BusTransport {
    * (an MQTT connection: the broker's subscribers are out of sight).
    */
   heard?(topic: string): boolean;
+  /**
+   * Whether a message on `topic` would reach any subscriber but the EventBus that owns this transport;
+   * absent when the transport cannot know. When false, the EventBus hands its own messages to its own
+   * subscriptions directly.
+   */
+  heardElsewhere?(topic: string): boolean;
   listen(events: TransportEvents): void;
   /**
    * Resolves once connected; rejects with EventBusError `EVENTBUS_REFUSED` (the broker said no) or
