@@ -479,7 +479,8 @@ export class TwinStore {
     const current = this.held.get(id);
     if (current) {
       for (const [name, twin] of refused.twins) if (!current.twins.has(name)) current.twins.set(name, twin);
-      for (const [name, twin] of refused.outbox) if (!current.outbox.has(name)) current.outbox.set(name, twin);
+      for (const [name, twin] of refused.outbox)
+        if (!current.outbox.has(name)) current.outbox.set(name, twin);
       current.settled.promise.then(refused.settled.resolve, refused.settled.reject);
     } else {
       // Due again a full period on, and last in the map, which is ordered by when each became due.
