@@ -2,7 +2,6 @@ import type { EventEmitter } from 'node:events';
 import Modbus from 'modbus-serial';
 import {
   type ModbusConfig,
-  type ModbusRegister,
   type ModbusVisitor,
   modbusDataType,
   type TwinValue,
@@ -15,7 +14,7 @@ import {
 import { type Driver, type DriverContext, type Point, type Reading, readOneOf } from '../../sdk/driver.js';
 import { DeviceUnavailable, ProtocolError, ProtocolTimeout } from '../../sdk/errors.js';
 import type { Logger } from '../../sdk/logger.js';
-import { abortable, type Call } from '../../sdk/runtime/call.js';
+import { abortable, abortOf, type Call } from '../../sdk/runtime/call.js';
 import type { Opener, SharedConnection } from '../../sdk/runtime/connection-pool.js';
 import { extractPoint, planReads, type ReadRequest } from './read-plan.js';
 
@@ -73,6 +72,10 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
   private unitId = 1;
   /** The device refused a read spanning unmapped registers: plan without gaps from then on. */
   private gapsRejected = false;
+  private readonly plans = new WeakMap<
+    readonly ModbusPoint[],
+    { gapsRejected: boolean; plan: ReadRequest[] }
+  >();
   private forgetLost: (() => void) | undefined;
   /** Bumped by close(): a connect() that finishes after it lets go of what it got. */
   private generation = 0;
@@ -122,7 +125,7 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
 
   async readMany(points: ModbusPoint[], call: Call): Promise<(Reading | Error)[]> {
     const results: (Reading | Error)[] = new Array(points.length);
-    const plan = planReads(points, this.gapsRejected ? { maxGap: 0 } : {});
+    const plan = this.planFor(points);
     let failed: Error | undefined;
     for (const request of plan) {
       // A slave that timed out (or a line that is gone) costs the line one timeout per cycle, not one per request.
@@ -132,6 +135,19 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
     for (let i = 0; i < points.length; i++)
       results[i] ??= new ProtocolError(`no read planned for ${points[i]!.name}`);
     return results;
+  }
+
+  /**
+   * The requests for `points`. The runtime passes the same array every cycle, so a plan is kept per array
+   * (until gaps are refused); an array must not be changed once read with.
+   */
+  private planFor(points: readonly ModbusPoint[]): ReadRequest[] {
+    if (points.length < 2) return planReads(points, {});
+    const kept = this.plans.get(points);
+    if (kept && kept.gapsRejected === this.gapsRejected) return kept.plan;
+    const plan = planReads(points, this.gapsRejected ? { maxGap: 0 } : {});
+    this.plans.set(points, { gapsRejected: this.gapsRejected, plan });
+    return plan;
   }
 
   /** Sends one planned read and decodes its members into `results`; returns a timeout or lost line. */
@@ -218,22 +234,27 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
   private request<T>(send: (client: Client) => Promise<T>, call: Call): Promise<T> {
     const line = this.line;
     if (!line) return Promise.reject(new DeviceUnavailable('the modbus device is not connected'));
-    return line.exclusive(async (client) => {
-      if (!client.isOpen) throw lose(line, new DeviceUnavailable('the modbus port is not open'));
-      client.setID(this.unitId);
+    const unitId = this.unitId;
+    return line.exclusive((client) => {
+      if (!client.isOpen)
+        return Promise.reject(lose(line, new DeviceUnavailable('the modbus port is not open')));
+      client.setID(unitId);
       client.setTimeout(call.timeoutMs);
       const transaction = transactionOf(client);
-      try {
-        return await send(client);
-      } catch (error) {
-        const translated = translate(error, this.unitId, call.timeoutMs);
-        // modbus-serial does not always report a socket reset as a close; an open flag gone false does.
-        if (translated instanceof DeviceUnavailable || !client.isOpen) throw lose(line, translated);
-        throw translated;
-      } finally {
-        transaction.forget();
-      }
-    }, call.signal);
+      return send(client).then(
+        (value) => {
+          forget(client, transaction);
+          return value;
+        },
+        (error: unknown) => {
+          forget(client, transaction);
+          const translated = translate(error, unitId, call.timeoutMs);
+          // modbus-serial does not always report a socket reset as a close; an open flag gone false does.
+          if (translated instanceof DeviceUnavailable || !client.isOpen) throw lose(line, translated);
+          throw translated;
+        },
+      );
+    }, abortOf(call));
   }
 }
 
@@ -249,14 +270,13 @@ interface Transactions {
  * comes round again: 256 per connection, ~0.4 MB of heap per Modbus TCP endpoint. Requests on a line run one at
  * a time, so a settled request's slot is no longer needed (a late answer to a timed-out one is ignored either way).
  */
-function transactionOf(client: Client): { forget(): void } {
-  const internals = client as unknown as Transactions;
-  const id = internals._port?._transactionIdWrite;
-  return {
-    forget() {
-      if (id !== undefined && internals._transactions) delete internals._transactions[id];
-    },
-  };
+function transactionOf(client: Client): number | undefined {
+  return (client as unknown as Transactions)._port?._transactionIdWrite;
+}
+
+function forget(client: Client, transaction: number | undefined): void {
+  const transactions = (client as unknown as Transactions)._transactions;
+  if (transaction !== undefined && transactions) delete transactions[transaction];
 }
 
 function lose(line: SharedConnection<Client>, error: Error): Error {
@@ -326,16 +346,32 @@ function alone(request: ReadRequest, member: ReadRequest['points'][number]): Rea
 }
 
 /** One planned read: FC1 coils, FC2 discrete inputs, FC3 holding registers, FC4 input registers. */
-async function readRequest(client: Client, request: ReadRequest): Promise<number[]> {
-  const read: Record<ModbusRegister, () => Promise<{ data: (number | boolean)[] }>> = {
-    CoilRegister: () => client.readCoils(request.start, request.count),
-    DiscreteInputRegister: () => client.readDiscreteInputs(request.start, request.count),
-    HoldingRegister: () => client.readHoldingRegisters(request.start, request.count),
-    InputRegister: () => client.readInputRegisters(request.start, request.count),
-  };
-  const { data } = await read[request.register]();
+function readRequest(client: Client, request: ReadRequest): Promise<number[]> {
+  const { start, count } = request;
+  let sent: Promise<{ data: (number | boolean)[] }>;
+  switch (request.register) {
+    case 'CoilRegister':
+      sent = client.readCoils(start, count);
+      break;
+    case 'DiscreteInputRegister':
+      sent = client.readDiscreteInputs(start, count);
+      break;
+    case 'HoldingRegister':
+      sent = client.readHoldingRegisters(start, count);
+      break;
+    case 'InputRegister':
+      sent = client.readInputRegisters(start, count);
+      break;
+  }
   // Bits come back padded to whole bytes; words as numbers. Both become numbers here (bits 0/1).
-  return data.slice(0, request.count).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+  return sent.then(({ data }) => {
+    const words = new Array<number>(Math.min(count, data.length));
+    for (let i = 0; i < words.length; i++) {
+      const v = data[i]!;
+      words[i] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    }
+    return words;
+  });
 }
 
 function encodingOf({ visitor, property }: ModbusPoint): RegisterEncoding {

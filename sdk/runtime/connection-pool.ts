@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { DeviceUnavailable } from '../errors.js';
-import { abortable } from './call.js';
+import { Abort, type AbortSource, abortable } from './call.js';
 import { SerialQueue } from './serial-queue.js';
 
 /**
@@ -21,7 +21,7 @@ export interface SharedConnection<H> {
   /** Aborts, with a DeviceUnavailable, when the connection is lost or closed. */
   readonly lost: AbortSignal;
   /** Runs `work` alone on the connection, after the work queued before it by any device on it. */
-  exclusive<T>(work: (handle: H) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  exclusive<T>(work: (handle: H) => Promise<T>, signal?: AbortSource): Promise<T>;
   /** The connection is broken (a driver saw it): it closes, every holder is told, the next acquire reopens it. */
   fail(reason: Error): void;
   /** This device lets go; the connection closes when the last holder does. Safe to call twice. */
@@ -34,7 +34,7 @@ interface Entry<H> {
   handle?: H;
   holders: number;
   queue: SerialQueue;
-  lost: AbortController;
+  lost: Abort;
   close: (handle: H) => Promise<void>;
   closed?: Promise<void>;
 }
@@ -71,8 +71,8 @@ export class ConnectionPool {
   }
 
   private open<H>(key: string, opener: Opener<H>): Entry<H> {
-    const lost = new AbortController();
-    // Every holder listens, and so does each request it has queued: bounded by devices × one call each.
+    const lost = new Abort();
+    // Every holder listens to its signal (their requests listen to `lost` itself, without an EventTarget).
     setMaxListeners(0, lost.signal);
     const entry: Entry<H> = {
       settings: opener.settings,
@@ -86,7 +86,7 @@ export class ConnectionPool {
     entry.opening.then(
       (handle) => {
         entry.handle = handle;
-        if (entry.lost.signal.aborted) void this.shut(entry);
+        if (entry.lost.aborted) void this.shut(entry);
       },
       () => {
         if (this.entries.get(key) === entry) this.entries.delete(key);
@@ -103,9 +103,9 @@ export class ConnectionPool {
       handle,
       lost: entry.lost.signal,
       exclusive: (work, signal) => {
-        const lost = entry.lost.signal;
+        const lost = entry.lost;
         const turn = entry.queue.run(
-          () => (lost.aborted ? Promise.reject(lost.reason as Error) : work(handle)),
+          () => (lost.aborted ? Promise.reject(lost.reason) : work(handle)),
           signal,
         );
         // A connection lost or closed under a request fails it now: the library may never answer it.
@@ -126,7 +126,7 @@ export class ConnectionPool {
   /** The connection broke: forget it (the next acquire opens a new one) and tell every holder. */
   private drop<H>(key: string, entry: Entry<H>, reason: Error): void {
     if (this.entries.get(key) === entry) this.entries.delete(key);
-    if (entry.lost.signal.aborted) return;
+    if (entry.lost.aborted) return;
     const error =
       reason instanceof DeviceUnavailable
         ? reason
@@ -136,7 +136,7 @@ export class ConnectionPool {
   }
 
   private shut<H>(entry: Entry<H>): Promise<void> {
-    if (!entry.lost.signal.aborted) entry.lost.abort(new DeviceUnavailable('the connection was closed'));
+    if (!entry.lost.aborted) entry.lost.abort(new DeviceUnavailable('the connection was closed'));
     if (entry.handle === undefined) return Promise.resolve();
     entry.closed ??= entry.close(entry.handle).catch(() => {});
     return entry.closed;

@@ -13,7 +13,7 @@ import { DeviceUnavailable, ProtocolTimeout } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { createPusher, type Pusher } from '../push/index.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { type Call, withCall } from './call.js';
+import { Abort, type Call, withCall } from './call.js';
 import { type ConnectionPool, sharedConnections } from './connection-pool.js';
 import { DesiredWriter } from './desired-writer.js';
 import type { DeviceBus, ReportedValue } from './device-bus.js';
@@ -69,7 +69,7 @@ export class DeviceRuntime extends EventEmitter {
   readonly id: string;
   private readonly log: Logger;
   private readonly lifecycle = new Timers();
-  private readonly stopping = new AbortController();
+  private readonly stopping = new Abort();
   private readonly queue = new SerialQueue();
   private readonly timeoutMs: number;
   private session?: Timers;
@@ -155,14 +155,8 @@ export class DeviceRuntime extends EventEmitter {
   private call<T>(what: string, work: (call: Call) => Promise<T>): Promise<T> {
     const ms = this.timeoutMs * CALL_DEADLINE_FACTOR;
     return this.queue.run(
-      () =>
-        withCall(
-          ms,
-          `${this.id}: ${what}`,
-          (call) => work({ ...call, timeoutMs: this.timeoutMs }),
-          this.stopping.signal,
-        ),
-      this.stopping.signal,
+      () => withCall(ms, `${this.id}: ${what}`, work, this.stopping, this.timeoutMs),
+      this.stopping,
     );
   }
 
@@ -185,10 +179,11 @@ export class DeviceRuntime extends EventEmitter {
           withCall(
             connectMs,
             `${this.id}: connect`,
-            (call) => driver.connect(this.options.device.config, { ...call, timeoutMs: this.timeoutMs }),
-            this.stopping.signal,
+            (call) => driver.connect(this.options.device.config, call),
+            this.stopping,
+            this.timeoutMs,
           ),
-        this.stopping.signal,
+        this.stopping,
       );
       if (lostBeforeReady) throw lostBeforeReady;
     } catch (error) {
@@ -245,8 +240,11 @@ export class DeviceRuntime extends EventEmitter {
     }
     if (this.session !== session) return;
     const polled = readable.filter((p) => !subscribed.includes(p));
-    for (const [cycle, group] of groupBy(polled, (p) => p.property.collectCycle))
-      session.every(cycle, () => this.collect(driver, group), { immediate: true });
+    for (const [cycle, group] of groupBy(polled, (p) => p.property.collectCycle)) {
+      // The same points every cycle: a driver may keep what it planned for them (keyed by the array).
+      const points = group.map((g) => g.point);
+      session.every(cycle, () => this.collect(driver, group, points), { immediate: true });
+    }
     const reported = this.options.device.properties.filter((p) => p.reportToCloud);
     for (const [cycle, group] of groupBy(reported, (p) => p.reportCycle))
       session.every(cycle, () => this.report(group));
@@ -289,11 +287,14 @@ export class DeviceRuntime extends EventEmitter {
     if (!this.stopped) this.retryLater(reason);
   }
 
-  private async collect(driver: Driver<unknown, unknown>, group: Entry[]): Promise<void> {
-    const points = group.map((g) => g.point);
+  private async collect(
+    driver: Driver<unknown, unknown>,
+    group: Entry[],
+    points: Point<unknown>[],
+  ): Promise<void> {
     let results: (Reading | Error)[];
     try {
-      results = await this.call('read', async (call) =>
+      results = await this.call('read', (call) =>
         driver.readMany ? driver.readMany(points, call) : readEach(driver, points, call),
       );
     } catch (error) {

@@ -5,6 +5,7 @@
  */
 export class Timers {
   private readonly handles = new Set<NodeJS.Timeout>();
+  private readonly intervals = new Set<NodeJS.Timeout>();
   private stopped = false;
 
   /** Calls `fn` after `ms`, unless stopped first. */
@@ -19,28 +20,37 @@ export class Timers {
 
   /** Calls `fn` every `ms`, first after `ms` (or at once with `immediate`), never two runs at a time. */
   every(ms: number, fn: () => Promise<void>, options: { immediate?: boolean } = {}): void {
+    if (this.stopped) return;
     let running = false;
-    const tick = () => {
-      if (this.stopped) return;
-      this.after(ms, tick);
-      if (running) return;
-      running = true;
-      fn().finally(() => {
-        running = false;
-      });
+    const finished = () => {
+      running = false;
     };
-    if (options.immediate) queueMicrotask(tick);
-    else this.after(ms, tick);
+    const tick = () => {
+      if (this.stopped || running) return;
+      running = true;
+      fn().then(finished, finished);
+    };
+    // One interval for the whole run, no timer made per tick; made where the first run was due, so that
+    // runs due at the same time keep the order they had when each tick set the next one's timer.
+    const begin = () => {
+      if (this.stopped) return;
+      this.intervals.add(setInterval(tick, ms));
+      if (options.immediate) tick();
+    };
+    if (options.immediate) queueMicrotask(begin);
+    else begin();
   }
 
   get size(): number {
-    return this.handles.size;
+    return this.handles.size + this.intervals.size;
   }
 
   /** Clears every timer; later calls to `after`/`every` do nothing. */
   stop(): void {
     this.stopped = true;
     for (const handle of this.handles) clearTimeout(handle);
+    for (const handle of this.intervals) clearInterval(handle);
     this.handles.clear();
+    this.intervals.clear();
   }
 }
