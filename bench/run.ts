@@ -4,6 +4,7 @@ import { benchModbusLine } from './modbus-line.js';
 import { benchModbusReads } from './modbus-reads.js';
 import { benchOpcua } from './opcua-reads.js';
 import { benchRss } from './rss.js';
+import { benchRuntimeCalls } from './runtime-calls.js';
 import { benchTwinUpdates } from './twin-updates.js';
 
 /** `npm run bench`: prints figures and ratios (ours vs the raw library or broker, same run). Never pass/fail. */
@@ -11,6 +12,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 console.log(`edgetwin bench (node ${process.version}, ${seconds}s per figure)`);
 for (const line of await benchModbusReads(seconds)) console.log(`  ${line}`);
 for (const line of await benchModbusLine(seconds)) console.log(`  ${line}`);
+for (const line of await benchRuntimeCalls()) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);
