@@ -54,17 +54,19 @@ export function decodeRegisters(registers: readonly number[], enc: RegisterEncod
   const count = registerCount(enc.dataType);
   if (registers.length < count)
     throw new ProtocolError(`${enc.dataType} spans ${count} register(s), got ${registers.length}`);
-  const words = registers.slice(0, count);
-  const bytes = Buffer.alloc(count * 2);
-  (enc.isRegisterSwap ? words.reverse() : words).forEach((word, i) => {
+  // Called for every value read: the words go into one scratch view, nothing is allocated.
+  for (let i = 0; i < count; i++) {
+    const word = registers[enc.isRegisterSwap ? count - 1 - i : i]!;
     if (!Number.isInteger(word) || word < 0 || word > 0xffff)
       throw new ProtocolError(`register value ${word} is not a 16-bit word`);
-    bytes.writeUInt16BE(word, i * 2);
-  });
-  if (enc.isSwap) bytes.swap16();
-  const raw = LAYOUTS[enc.dataType].read(viewOf(bytes));
+    scratch.setUint16(i * 2, enc.isSwap ? ((word & 0xff) << 8) | (word >>> 8) : word);
+  }
+  const raw = LAYOUTS[enc.dataType].read(scratch);
   return scaleUp(raw, enc.scale ?? 1);
 }
+
+/** Eight bytes, the widest data type; decodeRegisters reads one value at a time (synchronously). */
+const scratch = new DataView(new ArrayBuffer(8));
 
 /**
  * The registers that hold `value` (property value ÷ scale) in the encoding. Integer types round the
