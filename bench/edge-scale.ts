@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { ResolvedDevice } from '../device-models/index.js';
+import type { ResolvedDevice } from '../device-models/internal.js';
 import { edgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
-import type { DeviceRuntime } from '../sdk/index.js';
+import type { DeviceRuntime } from '../sdk/internal.js';
 
 /**
  * How far one edge scales: N Modbus TCP devices × 10 properties, collectCycle and reportCycle 1000 ms, run by

@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { CloudCore } from '../cloudcore/cloudcore.js';
 import { CloudPki } from '../cloudcore/pki.js';
-import { loadSampleDevice, type ModbusConfig, type ModbusVisitor } from '../device-models/index.js';
+import { loadSampleDevice, type ModbusConfig, type ModbusVisitor } from '../device-models/internal.js';
 import { edgeConfig, loadEdgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';

@@ -1,8 +1,8 @@
 import ModbusModule from 'modbus-serial';
-import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../device-models/index.js';
+import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../device-models/internal.js';
 import { modbusMapper } from '../mappers/modbus/index.js';
 import { createModbusLineSimulator } from '../mappers/modbus/line-simulator.js';
-import { ConnectionPool, DeviceRuntime, type ProtocolMapper } from '../sdk/index.js';
+import { ConnectionPool, DeviceRuntime, type ProtocolMapper } from '../sdk/internal.js';
 import type { DeviceBus } from '../sdk/runtime/device-bus.js';
 import { openPtyPair } from '../sdk/testing/pty.js';
 import { resolvedDevice } from '../sdk/testing/resolved-device.js';

@@ -9,11 +9,11 @@ import {
   type OpcuaVisitor,
   type ResolvedDevice,
   samplesDir,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { OpcuaDriver } from '../mappers/opcua/driver.js';
 import { createOpcuaSimulator } from '../mappers/opcua/simulator.js';
-import type { Call, Point } from '../sdk/index.js';
-import { deadline } from '../sdk/index.js';
+import type { Call, Point } from '../sdk/internal.js';
+import { deadline } from '../sdk/internal.js';
 import { driverContext } from '../sdk/testing/driver-context.js';
 
 /**

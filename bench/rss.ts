@@ -12,7 +12,7 @@ import {
   type ModbusVisitor,
   type ResolvedDevice,
   samplesDir,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 
 /**
@@ -183,7 +183,7 @@ async function moduleCosts(): Promise<string[]> {
     ['mqtt', ['mqtt']],
     ['aedes', ['aedes']],
     ['better-sqlite3', ['better-sqlite3']],
-    ['ajv + device-model schemas', [here('../device-models/index.js')]],
+    ['ajv + device-model schemas', [here('../device-models/internal.js')]],
     ['pino', ['pino']],
     ['prom-client', ['prom-client']],
     ['modbus-serial', ['modbus-serial']],

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { samplesDir } from '../device-models/index.js';
+import { samplesDir } from '../device-models/internal.js';
 import { edgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { compareResourceVersions } from '../device-models/index.js';
-import { type Logger, silentLogger } from '../sdk/index.js';
+import { compareResourceVersions } from '../device-models/internal.js';
+import { type Logger, silentLogger } from '../sdk/internal.js';
 import { CloudHub } from './cloudhub.js';
 import { DeviceController, type NodeDevice } from './device-controller.js';
 import type { NodeObject } from './node-session.js';

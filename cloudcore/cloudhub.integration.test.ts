@@ -13,7 +13,7 @@ import {
   type ModbusVisitor,
   type MsgTwinMap,
   samplesDir,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { loadEdgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
@@ -88,7 +88,7 @@ describe('CloudHub ↔ EdgeHub', () => {
     pki = await CloudPki.open(join(dir, 'pki'));
     hub = new CloudHub({
       pki,
-      log: (await import('../sdk/index.js')).silentLogger,
+      log: (await import('../sdk/internal.js')).silentLogger,
       handlers: cloud.handlers,
       host: '127.0.0.1',
       port: 0,

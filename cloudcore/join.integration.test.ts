@@ -60,7 +60,12 @@ describe('joining an edge to cloudcore over HTTPS', () => {
       dataDir,
       configFile,
     });
-    expect(result).toEqual({ configFile, certFile: join(dataDir, 'certs/node.crt') });
+    expect(result).toEqual({
+      configFile,
+      certFile: join(dataDir, 'certs/node.crt'),
+      nodeName: 'edge-7',
+      dataDir,
+    });
 
     const config = await loadEdgeConfig(configFile);
     expect(config).toMatchObject({

@@ -9,8 +9,8 @@ import {
   MsgTwinMap,
   parseHubResource,
   validatorFor,
-} from '../device-models/index.js';
-import type { Logger } from '../sdk/index.js';
+} from '../device-models/internal.js';
+import type { Logger } from '../sdk/internal.js';
 
 /** A device as the cloud sends it to its node. */
 export interface NodeObject {

@@ -73,6 +73,7 @@ export type DeviceStateName = Static<typeof DeviceStateName>;
  * and edgetwin's `unhealthy`.
  */
 export const STATE_UPDATE_STATES = [...DEVICE_STATES, 'disconnected'] as const;
+/** A state a `…/state/update` may carry: a device state, or KubeEdge mappers' `disconnected`. */
 export type StateUpdateState = (typeof STATE_UPDATE_STATES)[number];
 
 /** A `state/update` state in the lower-case form it is stored and published in, or undefined for any other. */

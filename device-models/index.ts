@@ -1,33 +1,97 @@
 /**
- * edgetwin/device-models: the KubeEdge v1beta1 device API as schemas, the types inferred from them,
- * per-protocol visitor schemas, twin value rules, and validation of YAML/JSON files.
+ * edgetwin/device-models: the KubeEdge v1beta1 device API as schemas (DeviceModel, Device, DeviceStatus) and
+ * the types inferred from them, the EventBus payloads, the built-in protocols' config and visitor schemas and
+ * the helpers to write one's own, and validation of YAML/JSON files into resolved devices. The repo's own code
+ * imports everything else from `device-models/internal.ts`.
  */
-export { ajv, validatorFor } from './ajv.js';
-export * from './crds.js';
-export * from './errors.js';
-export * from './eventbus.js';
-export * from './hub.js';
-export * from './protocols/ble.js';
+
+export { DeviceModelError, EdgetwinError, TwinValueError } from './errors.js';
+export {
+  BaseMessage,
+  DataUpdate,
+  DataValue,
+  DeviceStateName,
+  ErrorResult,
+  MembershipDevice,
+  MembershipGet,
+  MembershipGetResult,
+  MembershipUpdated,
+  MsgAttr,
+  MsgTwin,
+  MsgTwinMap,
+  MsgTwinValue,
+  MsgTwinVersion,
+  STATE_UPDATE_STATES,
+  StateUpdate,
+  StateUpdateResult,
+  type StateUpdateState,
+  TwinDelta,
+  TwinDocEntry,
+  TwinDocument,
+  TwinGet,
+  TwinGetResult,
+  TwinTypeMetadata,
+  TwinUpdate,
+  TwinUpdateResult,
+  TwinValueType,
+} from './eventbus.js';
+export { BleConfig, BleVisitor, ble } from './protocols/ble.js';
+export { registerProtocol } from './protocols/index.js';
+export {
+  ModbusConfig,
+  type ModbusDataType,
+  type ModbusRegister,
+  ModbusVisitor,
+  modbus,
+} from './protocols/modbus.js';
+export { OpcuaConfig, OpcuaVisitor, opcua } from './protocols/opcua.js';
+export { SerialConfig, SerialVisitor, serial } from './protocols/serial.js';
 export {
   defineProtocol,
   type Finding,
-  getProtocol,
+  type ProtocolDefinition,
   type ProtocolSchemas,
-  protocolNames,
-  registerProtocol,
-} from './protocols/index.js';
-export * from './protocols/modbus.js';
-export * from './protocols/modbus-plan.js';
-export * from './protocols/modbus-rtu-timing.js';
-export * from './protocols/opcua.js';
-export * from './protocols/serial.js';
-export * from './resolved.js';
-export * from './sample-files.js';
-export * from './schema/common.js';
-export * from './schema/device.js';
-export * from './schema/device-model.js';
-export * from './schema/device-status.js';
-export * from './schema/report.js';
-export * from './secret-refs.js';
-export * from './validate/index.js';
-export * from './values.js';
+} from './protocols/types.js';
+export type { ResolvedDevice, ResolvedProperty } from './resolved.js';
+export {
+  Boolish,
+  Closed,
+  FreeForm,
+  FreeFormOf,
+  Numeric,
+  type NumericOptions,
+  Open,
+  StringEnum,
+} from './schema/common.js';
+export {
+  Device,
+  DeviceProperty,
+  DeviceSpec,
+  ProtocolConfig,
+  PushMethod,
+  TwinProperty,
+} from './schema/device.js';
+export {
+  API_GROUP,
+  API_VERSION,
+  DeviceModel,
+  type ModelProperty,
+  PROPERTY_TYPES,
+  PropertyType,
+} from './schema/device-model.js';
+export { DEVICE_STATES, type DeviceState, DeviceStatus, Twin } from './schema/device-status.js';
+export type { ReportStrategy } from './schema/report.js';
+export {
+  type CheckOptions,
+  formatProblem,
+  fromValue,
+  loadDevices,
+  type Problem,
+  type Severity,
+  type SourceObject,
+  type ValidateOptions,
+  type ValidationResult,
+  validateFiles,
+  validateObjects,
+} from './validate/index.js';
+export { formatTwinValue, type Parsed, parseTwinValue, type TwinValue } from './values.js';

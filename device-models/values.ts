@@ -7,6 +7,7 @@ import type { PropertyType } from './schema/device-model.js';
 
 export type TwinValue = number | boolean | string;
 
+/** A twin string parsed for a property type: the typed value, or why it is not one. */
 export type Parsed = { ok: true; value: TwinValue } | { ok: false; reason: string };
 
 const INT_TEXT = /^[+-]?\d+$/;
@@ -17,6 +18,7 @@ const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 export const NUMERIC_TYPES: readonly PropertyType[] = ['INT', 'FLOAT', 'DOUBLE'];
 
+/** The typed value of a twin string for a model property type (`"21.5"` → 21.5 for FLOAT), or why not. */
 export function parseTwinValue(type: PropertyType, text: string): Parsed {
   switch (type) {
     case 'INT': {

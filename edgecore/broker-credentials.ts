@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmod, link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EventBusAccount, EventBusRole, Logger } from '../sdk/index.js';
+import type { EventBusAccount, EventBusRole, Logger } from '../sdk/internal.js';
 import type { EdgeConfig } from './config.js';
 
 /** Where edgecore keeps the secret its EventBus passwords derive from, in its data directory. */

@@ -4,10 +4,11 @@ import {
   fromValue,
   type HubDevice,
   type HubResponse,
+  type ProtocolDefinition,
   type ResolvedDevice,
   validateObjects,
-} from '../device-models/index.js';
-import type { Logger } from '../sdk/index.js';
+} from '../device-models/internal.js';
+import type { Logger } from '../sdk/internal.js';
 import type { TwinStore } from '../twin/store.js';
 import type { MetadataChange } from './metadata.js';
 
@@ -15,6 +16,8 @@ export interface CloudMetadataContext {
   store: TwinStore;
   log: Logger;
   nodeName: string;
+  /** The protocols whose configData and visitors are checked (default: the built-in ones'). */
+  protocols?: readonly ProtocolDefinition[];
   /** Runs the devices added, changed or removed (the same path as directory metadata). */
   onChange(change: MetadataChange): Promise<void>;
   /** Desired values the cloud changed, as a cloud sync based on the Device's resourceVersion. */
@@ -110,7 +113,10 @@ export class CloudMetadata {
     content: HubDevice,
   ): { ok: true; device: ResolvedDevice } | { ok: false; reason: string } {
     const origin = `cloud:${key}`;
-    const result = validateObjects([fromValue(content.model, origin), fromValue(content.device, origin)]);
+    const result = validateObjects(
+      [fromValue(content.model, origin), fromValue(content.device, origin)],
+      this.ctx.protocols ? { protocols: this.ctx.protocols } : {},
+    );
     if (result.problems.length > 0)
       return { ok: false, reason: result.problems.map(formatProblem).join('; ') };
     const device = result.devices[0];

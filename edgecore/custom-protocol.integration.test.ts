@@ -10,9 +10,9 @@ import {
   loadDevices,
   type ResolvedDevice,
   type TwinValue,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { loadBuiltInMapper } from '../mappers/index.js';
-import { EventBus, MapperHost, type ProtocolMapper, silentLogger } from '../sdk/index.js';
+import { EventBus, MapperHost, type ProtocolMapper, silentLogger } from '../sdk/internal.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
 import { appUrl, mapperUrl } from '../test/support/edge-broker.js';
 import { TwinStore } from '../twin/store.js';
@@ -37,7 +37,7 @@ const held: Record<string, TwinValue> = { roll: 4, bias: 0.25 };
 
 /** The user's own mapper: no schema checks of ours, a driver that talks to the "die". */
 const diceMapper: ProtocolMapper = {
-  schemas: defineProtocol({ name: 'virtualProtocol', config: FreeForm, visitor: FreeForm }),
+  schemas: defineProtocol({ protocol: 'virtualProtocol', configSchema: FreeForm, visitorSchema: FreeForm }),
   createDriver: () => ({
     connect: async () => {},
     read: async (point) => ({ value: held[point.name]!, quality: 'good', timestamp: Date.now() }),

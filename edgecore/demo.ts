@@ -4,10 +4,10 @@ import {
   StateUpdate,
   samplesDir,
   TwinUpdate,
-} from '../device-models/index.js';
-import { loadBuiltInMapper } from '../mappers/index.js';
-import { type RunningSimulator, startBuiltInSimulator } from '../mappers/simulators.js';
-import { EventBus, type Logger, type ProtocolMapper, topics } from '../sdk/index.js';
+} from '../device-models/internal.js';
+import { builtInProtocols } from '../mappers/builtin.js';
+import { type RunningSimulator, startSimulator } from '../mappers/simulators.js';
+import { EventBus, type Logger, type ProtocolRegistration, topics } from '../sdk/internal.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
@@ -32,7 +32,7 @@ async function startSimulators(devices: ResolvedDevice[], log: Logger) {
   const reached = new Map<string, Record<string, unknown>>();
   for (const device of devices) {
     try {
-      const simulator = await startBuiltInSimulator(device, {
+      const simulator = await startSimulator(device, {
         port: 0,
         log: log.child({ device: device.id }),
       });
@@ -62,7 +62,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     { radio },
   );
   await bleSimulator.start();
-  const bleMapper = createBleMapper(() => radio.createBindings()) as unknown as ProtocolMapper;
+  const bleMapper = createBleMapper(() => radio.createBindings());
+  const protocols = builtInProtocols.map((p) =>
+    p.protocol === 'ble' ? ({ ...p, loadDriver: async () => bleMapper } as ProtocolRegistration) : p,
+  );
   const config = edgeConfig({
     dataDir: options.dataDir ?? './data',
     eventBus: {
@@ -75,7 +78,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const edge = new EdgeCore({
     config,
     log: options.log,
-    loadMapper: async (protocol) => (protocol === 'ble' ? bleMapper : loadBuiltInMapper(protocol)),
+    protocols,
     adjustDevice: (d) => (reached.has(d.id) ? { ...d, config: { ...d.config, ...reached.get(d.id) } } : d),
   });
   try {

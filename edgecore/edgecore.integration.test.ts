@@ -385,7 +385,7 @@ describe('edgecore', () => {
   });
 
   it('refuses an invalid edge.yaml naming the field', () => {
-    expect(() => edgeConfig({ http: { port: 'eighty' } })).toThrow(/http\.port: must be integer/);
+    expect(() => edgeConfig({ http: { port: 'eighty' } })).toThrow(/http\.port: must be an integer/);
     expect(() => edgeConfig({ eventBus: { mode: 'shared' } })).toThrow(/eventBus\.mode/);
     expect(() => edgeConfig({ dataDirectory: 'x' })).toThrow(/dataDirectory: unknown field/);
   });

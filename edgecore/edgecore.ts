@@ -1,6 +1,8 @@
 import { join } from 'node:path';
-import { type ResolvedDevice, resolveSecrets, SecretUnresolved } from '../device-models/index.js';
-import { loadBuiltInMapper } from '../mappers/index.js';
+import { type ResolvedDevice, resolveSecrets, SecretUnresolved } from '../device-models/internal.js';
+import { builtInProtocols } from '../mappers/builtin.js';
+import { registrationLoader } from '../mappers/index.js';
+import { loadPlugins } from '../mappers/plugins.js';
 import {
   type BusTransport,
   type EmbeddedBroker,
@@ -10,10 +12,11 @@ import {
   MapperHost,
   type MapperLoader,
   openEventBusAcl,
+  type ProtocolRegistration,
   silentLogger,
   startEmbeddedBroker,
   topics,
-} from '../sdk/index.js';
+} from '../sdk/internal.js';
 import { snapshot } from '../twin/rules.js';
 import { TwinStore } from '../twin/store.js';
 import { type BrokerCredentials, loadBrokerCredentials } from './broker-credentials.js';
@@ -32,6 +35,14 @@ import { TwinModule } from './twin-module.js';
 export interface EdgeCoreOptions {
   config: EdgeConfig;
   log?: Logger;
+  /**
+   * The protocols this edge knows (validation and mappers); default the built-in ones. The plug-ins of
+   * `mappers.plugins` are added to them.
+   */
+  protocols?: readonly ProtocolRegistration[];
+  /** Where `mappers.plugins` are resolved from: the config file's directory (default: the current one). */
+  configDir?: string;
+  /** Overrides how a protocol's mapper is found (default: from the protocols' registrations). */
   loadMapper?: MapperLoader;
   /** Adjusts each device before it runs (the demo points devices at their simulators). */
   adjustDevice?: (device: ResolvedDevice) => ResolvedDevice;
@@ -61,6 +72,7 @@ export class EdgeCore {
   private hub?: EdgeHub;
   private http?: HttpApi;
   private readonly devices = new Map<string, ResolvedDevice>();
+  private known: readonly ProtocolRegistration[] = [];
   private readonly log: Logger;
   private stopped = false;
 
@@ -85,6 +97,11 @@ export class EdgeCore {
     return this.host;
   }
 
+  /** The protocols this edge validates and runs: the built-in ones (or those given) and the plug-ins that loaded. */
+  get protocols(): readonly ProtocolRegistration[] {
+    return this.known;
+  }
+
   get twinModule(): TwinModule | undefined {
     return this.twin;
   }
@@ -99,6 +116,7 @@ export class EdgeCore {
     const log = this.options.log ?? silentLogger;
     try {
       await ensurePrivateDir(config.dataDir, this.log);
+      this.known = await this.loadProtocols();
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
         log: log.child({ module: 'edgecore:store' }),
         writeBehindMs: config.twin.writeBehindMs,
@@ -135,7 +153,7 @@ export class EdgeCore {
       this.host = new MapperHost({
         bus: this.bus,
         devices: [],
-        loadMapper: this.options.loadMapper ?? loadBuiltInMapper,
+        loadMapper: this.options.loadMapper ?? registrationLoader(this.known),
         log: log.child({ module: 'edgecore:mappers' }),
       });
       this.host.on('runtime', (runtime) => {
@@ -148,6 +166,7 @@ export class EdgeCore {
         config.nodeName,
         log.child({ module: 'edgecore:metadata' }),
         (c) => this.apply(c),
+        { protocols: this.known },
       );
       await this.metadata.start(config.devices.watch);
       this.http = await startHttpApi({ ...ctx, log: log.child({ module: 'edgecore:http' }) }, this.twin);
@@ -160,6 +179,26 @@ export class EdgeCore {
       await this.stop();
       throw error;
     }
+  }
+
+  /**
+   * The protocols given (default the built-in ones) and the plug-ins of `mappers.plugins`, whose light entries
+   * (registration with schemas) are imported now, so that their devices are validated; their drivers are imported
+   * when a device uses them. A plug-in that cannot be used is logged and left out: its devices wait for a
+   * mapper, as any protocol of your own does, and the rest of the edge runs.
+   */
+  private async loadProtocols(): Promise<readonly ProtocolRegistration[]> {
+    const base = this.options.protocols ?? builtInProtocols;
+    const specifiers = this.options.config.mappers.plugins ?? [];
+    if (specifiers.length === 0) return base;
+    const { protocols, errors } = await loadPlugins(specifiers, {
+      taken: base,
+      ...(this.options.configDir ? { from: this.options.configDir } : {}),
+    });
+    for (const error of errors)
+      this.log.error({ plugin: error.plugin, err: error.message }, 'plug-in not loaded');
+    for (const p of protocols) this.log.info({ protocol: p.protocol }, 'plug-in protocol loaded');
+    return [...base, ...protocols];
   }
 
   /**
@@ -176,6 +215,7 @@ export class EdgeCore {
       store: ctx.store,
       log: log.child({ module: 'edgecore:cloud-metadata' }),
       nodeName: config.nodeName,
+      protocols: this.known,
       onChange: (change) => this.apply(change),
       syncDesired: (id, desired, cloudVersion) => this.syncDesired(id, desired, cloudVersion),
     });

@@ -12,8 +12,8 @@ import {
   type MsgTwinMap,
   parseHubResource,
   validatorFor,
-} from '../device-models/index.js';
-import { backoffDelay, type Logger } from '../sdk/index.js';
+} from '../device-models/internal.js';
+import { backoffDelay, type Logger } from '../sdk/internal.js';
 import type { TwinStore } from '../twin/store.js';
 import type { CloudMetadata } from './cloud-metadata.js';
 import type { EdgeConfig } from './config.js';
@@ -54,6 +54,11 @@ export class EdgeHub extends EventEmitter {
   /** Device states not yet acknowledged, by device id. */
   private readonly states = new Map<string, { state: HubState; msgId?: string; sentAt: number }>();
   private pumpQueued = false;
+  /**
+   * The devices the cloud lists for this node (its membership message, sent first on each connect); until it
+   * has come, the outbox of a device the cloud has not sent yet is kept, not dropped.
+   */
+  private listed?: ReadonlySet<string>;
   /** Cloud messages are applied one after the other. */
   private applying: Promise<void> = Promise.resolve();
 
@@ -174,6 +179,7 @@ export class EdgeHub extends EventEmitter {
   }
 
   private onConnected(): void {
+    this.listed = undefined;
     for (const device of this.ctx.store.devices())
       if (this.ctx.metadata.has(device.id) && device.state)
         this.states.set(device.id, {
@@ -191,9 +197,10 @@ export class EdgeHub extends EventEmitter {
     const byDevice = new Map<string, { twin: MsgTwinMap; seqs: number[] }>();
     const dropped: number[] = [];
     for (const record of records) {
-      // Devices the cloud does not know (standalone YAML) have nowhere to go.
+      // A device the cloud does not list (standalone YAML only) has nowhere to go; one it lists but has not
+      // sent yet (a device of the directory the cloud now assigns here, after edgetwin join) waits for it.
       if (!this.ctx.metadata.has(record.deviceId)) {
-        dropped.push(record.seq);
+        if (this.listed && !this.listed.has(record.deviceId)) dropped.push(record.seq);
         continue;
       }
       const entry = byDevice.get(record.deviceId) ?? { twin: {}, seqs: [] };
@@ -213,7 +220,19 @@ export class EdgeHub extends EventEmitter {
       this.inFlight.set(message.header.msg_id, { seqs, sentAt: Date.now() });
       this.send(message);
     }
-    if (byDevice.size === 0 && records.length === OUTBOX_BATCH) this.notifyOutbox();
+    if (byDevice.size === 0 && dropped.length > 0 && records.length === OUTBOX_BATCH) this.notifyOutbox();
+  }
+
+  /** A device the cloud now holds that may have run here before (from devices.dirs): its outbox and state go. */
+  private newlyHeld(id: string): void {
+    const device = this.ctx.store.devices().find((d) => d.id === id);
+    if (device?.state)
+      this.states.set(id, {
+        state: { state: device.state, ...(device.lastOnline ? { lastOnlineTime: device.lastOnline } : {}) },
+        sentAt: 0,
+      });
+    this.sendState(id);
+    this.notifyOutbox();
   }
 
   private sendState(id: string): void {
@@ -281,12 +300,22 @@ export class EdgeHub extends EventEmitter {
     if (resource.kind === 'membership' && operation === 'update') {
       if (!isMembership(message.content))
         return Promise.resolve({ code: 400, reason: `content: ${isMembership.errors?.[0]?.message}` });
-      return metadata.membership(message.content.devices.map((d) => d.key));
+      const keys = message.content.devices.map((d) => d.key);
+      return metadata.membership(keys).then((answer) => {
+        this.listed = new Set(keys);
+        this.notifyOutbox();
+        return answer;
+      });
     }
     if (resource.kind === 'device' && (operation === 'insert' || operation === 'update')) {
       if (!isDevice(message.content))
         return Promise.resolve({ code: 400, reason: `content: ${isDevice.errors?.[0]?.message}` });
-      return metadata.upsert(resource.key, message.header.resourceversion ?? '0', message.content);
+      const { key } = resource;
+      const known = metadata.has(key);
+      return metadata.upsert(key, message.header.resourceversion ?? '0', message.content).then((answer) => {
+        if (!known && metadata.has(key)) this.newlyHeld(key);
+        return answer;
+      });
     }
     if (resource.kind === 'device' && operation === 'delete') return metadata.remove(resource.key);
     return Promise.resolve({ code: 405, reason: `${operation} is not handled on ${message.route.resource}` });

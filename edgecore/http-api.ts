@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type MsgTwin, twinReason } from '../device-models/index.js';
+import { type MsgTwin, twinReason } from '../device-models/internal.js';
 import { rateLimitedLogger } from '../sdk/log-limit.js';
 import { computeDelta } from '../twin/rules.js';
 import { httpSettings } from './config.js';

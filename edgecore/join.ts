@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createHash, KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { type RequestOptions, request } from 'node:https';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { Document, parseDocument } from 'yaml';
@@ -20,9 +21,19 @@ export interface JoinOptions {
   cloud: string;
   /** From `edgetwin token`: `<sha256 of the CA certificate>.<JWT>`. */
   token: string;
-  nodeName: string;
-  dataDir: string;
+  /** Default: the config file's nodeName, else this host's name. */
+  nodeName?: string;
+  /** Default: the config file's dataDir (an edge that ran standalone keeps its twins), else ./data. */
+  dataDir?: string;
   configFile: string;
+}
+
+export interface Joined {
+  configFile: string;
+  certFile: string;
+  nodeName: string;
+  /** The data directory in the config (the twin database lives there), as written there. */
+  dataDir: string;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -31,23 +42,30 @@ const TIMEOUT_MS = 10_000;
  * Joins this edge to cloudcore: fetches the CA (unverified) and checks it against the token's hash, then,
  * trusting that CA, trades the token and a CSR for a node certificate; writes `<dataDir>/certs/{ca,node}.crt`,
  * `node.key` and the edge config's `nodeName`, `dataDir` and `cloud` section (the rest of the file is kept).
+ * An edge that ran standalone keeps its node name and data directory (so its twin database) unless told
+ * otherwise; its twins are synced to the cloud once connected.
  */
-export async function joinCloud(options: JoinOptions): Promise<{ configFile: string; certFile: string }> {
+export async function joinCloud(options: JoinOptions): Promise<Joined> {
   const token = options.token.trim();
   const caHash = /^([0-9a-f]{64})\./.exec(token)?.[1];
   if (!caHash)
     throw new JoinError('the token is malformed: expected <sha256 hex>.<JWT> (from edgetwin token)');
   const cloud = { name: options.cloud, ...hostAndPort(options.cloud) };
-  const certs = resolve(options.dataDir, 'certs');
+  const configFile = resolve(options.configFile);
+  const existing = await existingConfig(configFile);
+  const nodeName = options.nodeName ?? existing.nodeName ?? hostname().toLowerCase();
+  // A dataDir already in the file is kept as written: edgecore resolves it as before, and finds its database.
+  const dataDir =
+    options.dataDir !== undefined ? resolve(options.dataDir) : (existing.dataDir ?? resolve('./data'));
+  const certs = resolve(dataDir, 'certs');
   const files = {
     caFile: join(certs, 'ca.crt'),
     certFile: join(certs, 'node.crt'),
     keyFile: join(certs, 'node.key'),
   };
-  const configFile = resolve(options.configFile);
   const config = await updatedConfig(configFile, {
-    nodeName: options.nodeName,
-    dataDir: resolve(options.dataDir),
+    nodeName,
+    dataDir,
     cloud: { enabled: true, server: options.cloud, ...files },
   });
 
@@ -56,9 +74,9 @@ export async function joinCloud(options: JoinOptions): Promise<{ configFile: str
     'sign',
     'verify',
   ]);
-  const node = await requestCertificate(cloud, ca, token, options.nodeName, keys);
+  const node = await requestCertificate(cloud, ca, token, nodeName, keys);
 
-  await mkdir(resolve(options.dataDir), { recursive: true, mode: 0o700 });
+  await mkdir(resolve(dataDir), { recursive: true, mode: 0o700 });
   await mkdir(certs, { recursive: true, mode: 0o700 });
   const keyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' });
   await writeFile(files.keyFile, keyPem, { mode: 0o600 });
@@ -67,7 +85,19 @@ export async function joinCloud(options: JoinOptions): Promise<{ configFile: str
   await writeFile(files.caFile, ca.toString());
   await mkdir(dirname(configFile), { recursive: true });
   await writeFile(configFile, config);
-  return { configFile, certFile: files.certFile };
+  return { configFile, certFile: files.certFile, nodeName, dataDir };
+}
+
+/** nodeName and dataDir of the config file there is (none: {}); a file that cannot be parsed is left to updatedConfig. */
+async function existingConfig(file: string): Promise<{ nodeName?: string; dataDir?: string }> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) return {};
+  const value = doc.toJS() as { nodeName?: unknown; dataDir?: unknown } | null;
+  const string = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const nodeName = string(value?.nodeName);
+  const dataDir = string(value?.dataDir);
+  return { ...(nodeName ? { nodeName } : {}), ...(dataDir ? { dataDir } : {}) };
 }
 
 type Cloud = { name: string; host: string; port: number };

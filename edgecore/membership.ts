@@ -4,7 +4,7 @@ import {
   type MsgTwinMap,
   type ResolvedDevice,
   validatorFor,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import type { DeviceRow } from '../twin/store.js';
 
 /** A device as `membership/updated` lists it. */

@@ -1,5 +1,10 @@
 import { type FSWatcher, watch } from 'node:fs';
-import { formatProblem, type ResolvedDevice, validateFiles } from '../device-models/index.js';
+import {
+  formatProblem,
+  type ResolvedDevice,
+  type ValidateOptions,
+  validateFiles,
+} from '../device-models/index.js';
 import type { Logger } from '../sdk/index.js';
 
 export interface MetadataChange {
@@ -24,6 +29,8 @@ export class DirectoryMetadata {
     private readonly nodeName: string,
     private readonly log: Logger,
     private readonly onChange: (change: MetadataChange) => Promise<void>,
+    /** How the files are checked: `protocols` names the protocols whose configData is (built-in and plug-ins). */
+    private readonly validation: ValidateOptions = {},
   ) {}
 
   devices(): ResolvedDevice[] {
@@ -60,7 +67,7 @@ export class DirectoryMetadata {
 
   /** Re-reads everything; applies the difference unless the files have problems. */
   async reload(): Promise<void> {
-    const result = await validateFiles(this.dirs);
+    const result = await validateFiles(this.dirs, this.validation);
     for (const warning of result.warnings)
       this.log.warn({ problem: formatProblem(warning) }, 'device file warning');
     if (result.problems.length > 0) {

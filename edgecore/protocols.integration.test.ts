@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevices, type ResolvedDevice, samplesDir } from '../device-models/index.js';
+import { loadDevices, type ResolvedDevice, samplesDir } from '../device-models/internal.js';
 import {
   type BleSimulator,
   createBleMapper,
@@ -14,7 +14,7 @@ import { loadBuiltInMapper } from '../mappers/index.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { createOpcuaSimulator, type OpcuaSimulator } from '../mappers/opcua/simulator.js';
 import { createSerialSimulator, type SerialSimulator } from '../mappers/serial/simulator.js';
-import type { ProtocolMapper } from '../sdk/index.js';
+import type { ProtocolMapper } from '../sdk/internal.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
 import { appUrl } from '../test/support/edge-broker.js';
 import { edgeConfig } from './config.js';

@@ -12,7 +12,7 @@ import {
   type ResolvedDevice,
   resolveSecrets,
   samplesDir,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { createOpcuaSimulator, type OpcuaSimulator } from '../mappers/opcua/simulator.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { TwinStore } from '../twin/store.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TWIN_VALUE_TYPES } from '../device-models/index.js';
+import { TWIN_VALUE_TYPES } from '../device-models/internal.js';
 import { EventBus } from '../sdk/eventbus/event-bus.js';
 import { type TopicWatcher, type WatchedMessage, watchTopics } from '../sdk/testing/index.js';
 import { edgeConfig } from './config.js';

@@ -11,8 +11,8 @@ import {
   TwinGet,
   TwinUpdate,
   twinTypeOf,
-} from '../device-models/index.js';
-import { topics } from '../sdk/index.js';
+} from '../device-models/internal.js';
+import { topics } from '../sdk/internal.js';
 import { type DeltaIntents, deltaIntents, sameIntents } from '../twin/delta-intents.js';
 import { applyUpdate, deltaTwins, snapshot } from '../twin/rules.js';
 import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';

@@ -1,80 +1,27 @@
-import type { ModbusConfig, OpcuaConfig, ResolvedDevice } from '../device-models/index.js';
-import type { Logger } from '../sdk/index.js';
+import type { ModbusConfig } from '../device-models/protocols/modbus.js';
+import type { ResolvedDevice } from '../device-models/resolved.js';
+import type { ProtocolRegistration, RunningSimulator, SimulatorOptions } from '../sdk/registration.js';
+import { builtInProtocols } from './builtin.js';
 import { ModbusLineError } from './modbus/errors.js';
 import type { ModbusDevice, ModbusSimulatorTransport } from './modbus/line-simulator.js';
 
-/** A simulator that is running, and the protocol config a mapper needs to reach it. */
-export interface RunningSimulator {
-  reached: Record<string, unknown>;
-  stop(): Promise<void>;
+export type { RunningSimulator, SimulatorOptions } from '../sdk/registration.js';
+
+/** The protocols of a list (default: the built-in ones) that can simulate a device. */
+export function simulatorNames(protocols: readonly ProtocolRegistration[] = builtInProtocols): string[] {
+  return protocols.filter((p) => p.createSimulator).map((p) => p.protocol);
 }
 
-export interface SimulatorOptions {
-  host?: string;
-  /** TCP port (0: any free one); default the device's own. Modbus RTU devices are then served over TCP. */
-  port?: number;
-  /** Modbus RTU and serial: serve on this serial line; default a pty pair of its own (socat). */
-  rtu?: string;
-  seed?: number;
-  log?: Logger;
-}
-
-type Starter = (device: ResolvedDevice, options: SimulatorOptions) => Promise<RunningSimulator>;
-
-const portOf = (url: string) => Number(new URL(url.replace(/^opc\.tcp:/, 'http:')).port) || 4840;
-
-/** Each protocol's simulator, loaded only when asked for (node-opcua is large). */
-const starters: Record<string, () => Promise<Starter>> = {
-  modbus: async () => {
-    const { createModbusSimulator } = await import('./modbus/simulator.js');
-    return async (device, options) => {
-      const [plan] = planModbusLines([device], options);
-      const simulator = createModbusSimulator(device as ModbusDevice, {
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        ...(options.log ? { log: options.log } : {}),
-        transport: plan!.transport,
-      });
-      return { reached: await simulator.start(), stop: () => simulator.stop() };
-    };
-  },
-  opcua: async () => {
-    const { createOpcuaSimulator } = await import('./opcua/simulator.js');
-    return async (device, options) => {
-      const config = device.config as OpcuaConfig;
-      const simulator = createOpcuaSimulator(device as never, {
-        // 0: any free port, which the simulator picks (and keeps across restarts).
-        ...(options.port === 0 ? {} : { port: options.port ?? portOf(config.url) }),
-        ...(config.userName ? { userName: config.userName, password: config.password ?? '' } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        ...(options.log ? { log: options.log } : {}),
-      });
-      return { reached: await simulator.start(), stop: () => simulator.stop() };
-    };
-  },
-  serial: async () => {
-    const { createSerialSimulator } = await import('./serial/simulator.js');
-    return async (device, options) => {
-      const simulator = createSerialSimulator(device as never, {
-        ...(options.rtu ? { path: options.rtu } : {}),
-        ...(options.seed !== undefined ? { seed: options.seed } : {}),
-        ...(options.log ? { log: options.log } : {}),
-      });
-      return { reached: await simulator.start(), stop: () => simulator.stop() };
-    };
-  },
-};
-
-export function builtInSimulatorNames(): string[] {
-  return Object.keys(starters);
-}
-
-/** Starts the simulator of a device's protocol, or returns undefined when the protocol has none. */
-export async function startBuiltInSimulator(
+/**
+ * Starts the simulator of a device's protocol (from the list, default the built-in ones), or returns
+ * undefined when the protocol has none.
+ */
+export async function startSimulator(
   device: ResolvedDevice,
   options: SimulatorOptions = {},
+  protocols: readonly ProtocolRegistration[] = builtInProtocols,
 ): Promise<RunningSimulator | undefined> {
-  const load = starters[device.protocol];
-  return load ? (await load())(device, options) : undefined;
+  return protocols.find((p) => p.protocol === device.protocol)?.createSimulator?.(device, options);
 }
 
 /** The devices one simulated Modbus line serves, and how it is served. */

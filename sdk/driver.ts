@@ -1,14 +1,15 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { ModelProperty, ProtocolSchemas, TwinValue } from '../device-models/index.js';
+import type { ModelProperty, ProtocolDefinition, TwinValue } from '../device-models/index.js';
 import type { Logger } from './logger.js';
 import type { Call } from './runtime/call.js';
-import type { ConnectionPool } from './runtime/connection-pool.js';
+import type { Connections } from './runtime/shared-connection.js';
 
 /** How much a reading can be trusted. */
 export type Quality = 'good' | 'uncertain' | 'bad';
 
 /** What a device read returns. */
 export interface Reading {
+  /** The value, typed as the model property says (`toTwin` makes one from what the device sent). */
   value: TwinValue;
   quality: Quality;
   /** ms since the epoch. */
@@ -17,8 +18,11 @@ export interface Reading {
 
 /** One property as a driver sees it: its address on the device and the model property it serves. */
 export interface Point<V> {
+  /** The property's name in the model. */
   name: string;
+  /** The property's visitor `configData`, validated against the protocol's visitor schema. */
   visitor: V;
+  /** The model property: type, range, access mode. */
   property: ModelProperty;
   /** How often the runtime wants the value, ms: a subscription's sampling interval. */
   collectCycle?: number;
@@ -34,6 +38,7 @@ export interface Point<V> {
 export interface Driver<C, V> {
   /** Opens the connection (or joins a shared one); rejects when the device cannot be reached. */
   connect(config: C, call: Call): Promise<void>;
+  /** Reads one point; throws ProtocolTimeout, DeviceUnavailable or ProtocolError when it cannot. */
   read(point: Point<V>, call: Call): Promise<Reading>;
   /**
    * Optional batching: read several points in as few requests as the protocol allows.
@@ -50,17 +55,25 @@ export interface Driver<C, V> {
   close(): Promise<void>;
 }
 
+/** What a driver is given when it is created (`ProtocolMapper.createDriver`, `LoadedDriver.createDriver`). */
 export interface DriverContext {
+  /** The driver's logger, namespaced to its device. */
   log: Logger;
   /** Where drivers get connections that several devices share (one per serial line or ip:port). */
-  connections: ConnectionPool;
+  connections: Connections;
   /** Tells the runtime the connection is gone (seen by the library between requests): it reconnects. */
   lost(reason: Error): void;
 }
 
-/** A protocol's registration: its schemas and a driver factory. Loaded only when a device uses it. */
+/**
+ * A protocol's driver half as the device runtime takes it: its schemas and a driver factory, loaded only
+ * when a device uses it. A protocol is registered as a `ProtocolRegistration` (sdk/registration.ts), which
+ * `loadProtocolMapper` turns into one of these.
+ */
 export interface ProtocolMapper<CS extends TSchema = TSchema, VS extends TSchema = TSchema> {
-  schemas: ProtocolSchemas<CS, VS>;
+  /** The protocol's name and its config and visitor schemas. */
+  schemas: ProtocolDefinition<CS, VS>;
+  /** A driver for one device: called once per device, which then connects it. */
   createDriver(context: DriverContext): Driver<Static<CS>, Static<VS>>;
   /** How long one request may take for this config, ms (the runtime's deadline); default 5000. */
   timeoutMs?(config: Static<CS>): number;

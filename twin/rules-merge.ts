@@ -8,7 +8,7 @@ import {
   twinReason,
   twinTypeNamed,
   twinTypeOf,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { DEFAULT_TYPE, DELETED, isDeleted, PARTS, ZERO } from './rules-validate.js';
 
 /**

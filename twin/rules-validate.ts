@@ -8,7 +8,7 @@ import {
   type TwinValueType,
   twinTypeNamed,
   twinValueProblem,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import type { Refused, UpdateSource } from './types.js';
 
 /**

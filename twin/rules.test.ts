@@ -5,7 +5,7 @@ import {
   type MsgTwinMap,
   sameTwinValue,
   TWIN_REASON_MAX_LENGTH,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 import { applyUpdate, computeDelta, deltaTwins, snapshot } from './rules.js';
 import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';
 

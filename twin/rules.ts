@@ -1,4 +1,4 @@
-import { type MsgTwin, type MsgTwinMap, sameTwinValue } from '../device-models/index.js';
+import { type MsgTwin, type MsgTwinMap, sameTwinValue } from '../device-models/internal.js';
 import { mergeCloud, mergeEdge } from './rules-merge.js';
 import { checkUpdate, isDeleted, own } from './rules-validate.js';
 import type { Applied, ApplyOptions, ApplyResult, DeviceTwins } from './types.js';

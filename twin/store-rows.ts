@@ -4,7 +4,7 @@ import {
   type MsgTwinVersion,
   type TwinType,
   twinTypeNamed,
-} from '../device-models/index.js';
+} from '../device-models/internal.js';
 
 /**
  * How a MsgTwin maps onto KubeEdge's `device_twin` columns, and a device attribute onto `device_attr`'s.

@@ -4,6 +4,7 @@ import { defineProtocol, type Finding } from './types.js';
 
 export const BLE_OPERATIONS = ['Add', 'Subtract', 'Multiply', 'Divide'] as const;
 
+/** `configData` of a BLE device: the peripheral to connect to. */
 export const BleConfig = Closed({
   macAddress: Type.String({
     pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$',
@@ -14,6 +15,7 @@ export type BleConfig = Static<typeof BleConfig>;
 
 const Index = () => Type.Optional(Numeric({ integer: true, minimum: 0 }));
 
+/** `visitors.configData` of a BLE property: the characteristic, and how its bytes become a value. */
 export const BleVisitor = Closed({
   characteristicUUID: Type.String({
     pattern:
@@ -47,10 +49,11 @@ export const BleVisitor = Closed({
 });
 export type BleVisitor = Static<typeof BleVisitor>;
 
+/** The built-in `ble` protocol's schemas (its mapper is in mappers/ble). */
 export const ble = defineProtocol({
-  name: 'ble',
-  config: BleConfig,
-  visitor: BleVisitor,
+  protocol: 'ble',
+  configSchema: BleConfig,
+  visitorSchema: BleVisitor,
   checkVisitor(visitor) {
     const findings: Finding[] = [];
     const ops = visitor.dataConverter?.orderOfOperations ?? [];

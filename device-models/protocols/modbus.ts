@@ -8,6 +8,7 @@ export const MODBUS_REGISTERS = [
   'HoldingRegister',
   'InputRegister',
 ] as const;
+/** One of Modbus's four tables: CoilRegister, DiscreteInputRegister, HoldingRegister, InputRegister. */
 export type ModbusRegister = (typeof MODBUS_REGISTERS)[number];
 
 /** Register encodings and how many 16-bit registers each spans. */
@@ -20,6 +21,7 @@ export const MODBUS_DATA_TYPES = {
   float32: 2,
   float64: 4,
 } as const;
+/** How register words are read as a value (`int16`, `uint32`, `float32`…), and so how many they span. */
 export type ModbusDataType = keyof typeof MODBUS_DATA_TYPES;
 
 /**
@@ -33,6 +35,7 @@ const isEncoding = (dataType: string | undefined): dataType is ModbusDataType =>
 
 export const PARITIES = ['none', 'even', 'odd', 'mark', 'space', 'N', 'E', 'O'] as const;
 
+/** `configData` of a Modbus device: TCP (`ip`, `port`) or RTU (`serialName`, baud rate, parity…), and its slave id. */
 export const ModbusConfig = Closed({
   communicateMode: Type.Optional(StringEnum(['TCP', 'RTU'] as const, 'TCP (ip, port) or RTU (serialName…).')),
   ip: Type.Optional(Type.String({ minLength: 1 })),
@@ -47,6 +50,7 @@ export const ModbusConfig = Closed({
 });
 export type ModbusConfig = Static<typeof ModbusConfig>;
 
+/** `visitors.configData` of a Modbus property: the register table, offset, limit, data type, scale and byte order. */
 export const ModbusVisitor = Closed({
   register: StringEnum(MODBUS_REGISTERS),
   offset: Numeric({ integer: true, minimum: 0, maximum: 65535 }),
@@ -83,10 +87,11 @@ export function modbusMode(config: ModbusConfig): 'TCP' | 'RTU' {
   return config.communicateMode ?? (config.serialName && !config.ip ? 'RTU' : 'TCP');
 }
 
+/** The built-in `modbus` protocol's schemas and cross-field checks (its mapper is in mappers/modbus). */
 export const modbus = defineProtocol({
-  name: 'modbus',
-  config: ModbusConfig,
-  visitor: ModbusVisitor,
+  protocol: 'modbus',
+  configSchema: ModbusConfig,
+  visitorSchema: ModbusVisitor,
   // KubeEdge's mapper-framework names the line `serialPort`.
   configAliases: { serialPort: 'serialName' },
   checkConfig(config) {

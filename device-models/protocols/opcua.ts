@@ -11,6 +11,7 @@ export const OPCUA_SECURITY_POLICIES = [
   'Aes256_Sha256_RsaPss',
 ] as const;
 
+/** `configData` of an OPC UA device: the endpoint URL, security policy and mode, and credentials. */
 export const OpcuaConfig = Closed({
   url: Type.String({ pattern: '^opc\\.tcp://', description: 'Endpoint, e.g. opc.tcp://plc:4840' }),
   securityPolicy: Type.Optional(StringEnum(OPCUA_SECURITY_POLICIES)),
@@ -23,6 +24,7 @@ export const OpcuaConfig = Closed({
 });
 export type OpcuaConfig = Static<typeof OpcuaConfig>;
 
+/** `visitors.configData` of an OPC UA property: the node id of the variable. */
 export const OpcuaVisitor = Closed({
   nodeID: Type.String({
     pattern: '^(ns=\\d+;)?[isgb]=.+$',
@@ -33,10 +35,11 @@ export const OpcuaVisitor = Closed({
 });
 export type OpcuaVisitor = Static<typeof OpcuaVisitor>;
 
+/** The built-in `opcua` protocol's schemas (its mapper is in mappers/opcua). */
 export const opcua = defineProtocol({
-  name: 'opcua',
-  config: OpcuaConfig,
-  visitor: OpcuaVisitor,
+  protocol: 'opcua',
+  configSchema: OpcuaConfig,
+  visitorSchema: OpcuaVisitor,
   checkConfig(config) {
     const secure = config.securityMode !== undefined && config.securityMode !== 'None';
     if (secure && (config.securityPolicy ?? 'None') === 'None')

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Closed, Numeric, StringEnum } from '../schema/common.js';
 import { defineProtocol, type Finding } from './types.js';
 
+/** `configData` of a serial-line device: the port and its line settings. */
 export const SerialConfig = Closed({
   serialName: Type.String({ minLength: 1, description: 'e.g. /dev/ttyUSB0' }),
   baudRate: Type.Optional(Numeric({ integer: true, minimum: 50 })),
@@ -12,6 +13,7 @@ export const SerialConfig = Closed({
 });
 export type SerialConfig = Static<typeof SerialConfig>;
 
+/** `visitors.configData` of a serial property: what to send, and how to find the value in the answer. */
 export const SerialVisitor = Closed({
   request: Type.Optional(Type.String({ description: 'Bytes to send; omit for a device that streams.' })),
   pattern: Type.Optional(
@@ -39,10 +41,11 @@ function regexProblem(source: string, field: string, needsValueGroup: boolean): 
   }
 }
 
+/** The built-in `serial` protocol's schemas and checks (its mapper is in mappers/serial). */
 export const serial = defineProtocol({
-  name: 'serial',
-  config: SerialConfig,
-  visitor: SerialVisitor,
+  protocol: 'serial',
+  configSchema: SerialConfig,
+  visitorSchema: SerialVisitor,
   // Without a pattern there is nothing to read: the visitor is a command (e.g. tare).
   isRead: (visitor) => visitor.pattern !== undefined,
   checkVisitor(visitor, property) {

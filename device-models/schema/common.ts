@@ -32,6 +32,7 @@ export function FreeFormOf(description?: string) {
   });
 }
 
+/** Any JSON object, carried as written (e.g. the `configData` of a protocol without a schema). */
 export const FreeForm = FreeFormOf();
 
 /**
@@ -60,6 +61,7 @@ export const ObjectMeta = Type.Object(
 /** int64 milliseconds (validation refuses a negative one: no cycle can run on it, see validate/check-object.ts). */
 export const Millis = (description: string) => Type.Integer({ description });
 
+/** Bounds and kind of a `Numeric` field. */
 export interface NumericOptions {
   integer?: boolean;
   minimum?: number;

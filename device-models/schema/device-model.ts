@@ -1,12 +1,16 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Closed, FreeForm, FreeFormOf, ObjectMeta, StringEnum } from './common.js';
 
+/** The Kubernetes API group of the device resources. */
 export const API_GROUP = 'devices.kubeedge.io';
+/** `apiVersion` of DeviceModel, Device and DeviceStatus: `devices.kubeedge.io/v1beta1`. */
 export const API_VERSION = `${API_GROUP}/v1beta1`;
 
+/** The types a model property can have (KubeEdge's, upper case). */
 export const PROPERTY_TYPES = ['INT', 'FLOAT', 'DOUBLE', 'STRING', 'BOOLEAN', 'BYTES', 'STREAM'] as const;
 export const ACCESS_MODES = ['ReadWrite', 'ReadOnly'] as const;
 
+/** A model property's type: how its twin string is parsed and what a driver reads and writes. */
 export const PropertyType = StringEnum(PROPERTY_TYPES, 'How the twin string is parsed.');
 export type PropertyType = Static<typeof PropertyType>;
 
@@ -61,6 +65,7 @@ export const DeviceModelSpec = Closed(
   'A blueprint: the properties a kind of device exposes.',
 );
 
+/** A KubeEdge DeviceModel: the properties (name, type, access, range) devices of this model have. */
 export const DeviceModel = Closed({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('DeviceModel'),

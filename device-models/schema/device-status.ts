@@ -7,6 +7,7 @@ const ReportedValue = Closed({
   metadata: Type.Optional(StringMap),
 });
 
+/** One property's twin in a DeviceStatus: its desired (`observedDesired`) and reported values. */
 export const Twin = Closed({
   propertyName: Type.Optional(Type.String()),
   reported: Type.Optional(ReportedValue),
@@ -14,7 +15,9 @@ export const Twin = Closed({
 });
 export type Twin = Static<typeof Twin>;
 
+/** The states a device can be in, as reported on `…/state/update` and in DeviceStatus. */
 export const DEVICE_STATES = ['online', 'offline', 'ok', 'unknown', 'unhealthy'] as const;
+/** One of `DEVICE_STATES`. */
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 const twinsAndState = {
@@ -42,6 +45,7 @@ export const DeviceStatusStatus = Closed({
 });
 export type DeviceStatusStatus = Static<typeof DeviceStatusStatus>;
 
+/** A KubeEdge DeviceStatus: a device's twins and state, as the edge reports them to the cloud. */
 export const DeviceStatus = Closed({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('DeviceStatus'),

@@ -5,6 +5,7 @@ import { DeviceStatusFields } from './device-status.js';
 
 const Str = (description?: string) => Type.Optional(Type.String(description ? { description } : {}));
 
+/** A desired or reported value in a Device: the value as a string and its metadata. */
 export const TwinProperty = Closed({
   value: Type.String({ description: 'The value as a string; the model type says how to parse it.' }),
   metadata: Type.Optional(StringMap),
@@ -54,6 +55,7 @@ export const DBMethodConfig = Closed({
   Kwdb: Type.Optional(Closed({ KWDBClientConfig: Type.Optional(Closed({ addr: Str(), dbName: Str() })) })),
 });
 
+/** Where a property's collected values are also pushed (MQTT, HTTP, OTEL) or stored (`dbMethod`). */
 export const PushMethod = Closed(
   {
     http: Type.Optional(PushMethodHTTP),
@@ -86,6 +88,7 @@ export const DeviceProperty = Closed({
 });
 export type DeviceProperty = Static<typeof DeviceProperty>;
 
+/** A Device's `spec.protocol`: the protocol's name and its `configData`. */
 export const ProtocolConfig = Closed({
   protocolName: Type.Optional(
     Type.String({ description: "Any name; without one, the DeviceModel's spec.protocol is used." }),
@@ -108,6 +111,7 @@ export const StateReport = Closed(
   'Whether and how often the device state (online/offline) is reported.',
 );
 
+/** A Device's `spec`: its model, node, protocol and properties (visitors, desired values, push methods). */
 export const DeviceSpec = Closed({
   deviceModelRef: Type.Optional(
     Closed({ name: Type.Optional(Type.String()) }, 'The DeviceModel in the same namespace.'),
@@ -120,6 +124,7 @@ export const DeviceSpec = Closed({
 });
 export type DeviceSpec = Static<typeof DeviceSpec>;
 
+/** A KubeEdge Device: one physical device, an instance of a DeviceModel, reached through a protocol. */
 export const Device = Closed({
   apiVersion: Type.Literal(API_VERSION),
   kind: Type.Literal('Device'),

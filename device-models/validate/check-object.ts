@@ -1,4 +1,5 @@
-import { getProtocol, protocolNames } from '../protocols/index.js';
+import { protocolLookup } from '../protocols/index.js';
+import type { ProtocolDefinition } from '../protocols/types.js';
 import { TWIN_KEY_PATTERN } from '../schema/common.js';
 import { type Device, Device as DeviceSchema, type PushMethod } from '../schema/device.js';
 import {
@@ -25,12 +26,19 @@ export type Checked =
   | { kind: 'Device'; source: SourceObject; object: Device }
   | { kind: 'DeviceStatus'; source: SourceObject; object: DeviceStatus };
 
+/** What the checks of one object take into account: the protocols whose schemas apply. */
 export interface CheckOptions {
   /**
    * Protocol names of mappers of your own. Any protocol name is valid without this; listing one only stops the
    * warning given to a name that differs from a built-in protocol's by case or punctuation (`Modbus`).
    */
   extraProtocols?: readonly string[];
+  /**
+   * The protocols whose configData and visitors are checked: registration objects or their schema half
+   * (edgecore and the CLI pass the built-in ones and the plug-ins). Default: the built-in protocols' schemas.
+   * Protocols given to `registerProtocol` are checked either way.
+   */
+  protocols?: readonly ProtocolDefinition[];
 }
 
 export type Report = (path: readonly PathSegment[], message: string) => void;
@@ -120,8 +128,9 @@ const looseName = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '')
  * is a built-in protocol's but for case or punctuation is almost certainly meant to be it, and is not.
  */
 function checkProtocolName(name: string, path: PathSegment[], { warn, options }: Reporters): void {
-  if (!name || getProtocol(name) || options.extraProtocols?.includes(name)) return;
-  const builtIn = protocolNames().find((known) => looseName(known) === looseName(name));
+  const protocols = protocolLookup(options.protocols);
+  if (!name || protocols.get(name) || options.extraProtocols?.includes(name)) return;
+  const builtIn = protocols.names().find((known) => looseName(known) === looseName(name));
   if (builtIn)
     warn(
       path,

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
-import { getProtocol } from '../protocols/index.js';
-import type { ProtocolSchemas } from '../protocols/types.js';
+import { type ProtocolLookup, protocolLookup } from '../protocols/index.js';
+import type { ProtocolDefinition } from '../protocols/types.js';
 import { DEFAULT_CYCLE_MS, type ResolvedDevice, type ResolvedProperty } from '../resolved.js';
 import type { Device, DeviceProperty } from '../schema/device.js';
 import type { DeviceModel, ModelProperty, ModelPropertySpec } from '../schema/device-model.js';
@@ -20,7 +20,10 @@ const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
   `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 
 /** Checks what needs several documents (models, devices, statuses) and resolves the devices that pass. */
-export function crossCheck(checked: readonly Checked[]): {
+export function crossCheck(
+  checked: readonly Checked[],
+  protocols: ProtocolLookup = protocolLookup(),
+): {
   problems: Problem[];
   warnings: Problem[];
   devices: ResolvedDevice[];
@@ -38,7 +41,7 @@ export function crossCheck(checked: readonly Checked[]): {
   const placed: Placed[] = [];
   for (const entry of devices.values()) {
     const before = problems.length;
-    const device = resolveDevice(entry, models, problems, warnings);
+    const device = resolveDevice(entry, models, problems, warnings, protocols);
     if (device && problems.length === before) placed.push({ source: entry.source, device });
   }
   // Devices sharing a line are compared once each resolved on its own (their configData normalised).
@@ -128,7 +131,7 @@ function place(
  * it). Each is reported where it was written: the device's block, or its model's.
  */
 function checkConfigData(
-  protocol: ProtocolSchemas,
+  protocol: ProtocolDefinition,
   schema: TSchema,
   merged: Record<string, unknown>,
   layers: Layers,
@@ -139,7 +142,10 @@ function checkConfigData(
   for (const v of validateAgainst(schema, merged)) {
     const { path, onModel } = place(v.path, layers);
     if (v.unknownField)
-      (onModel ? sink.warnOnModel : sink.warn)(path, `${v.message}: the ${protocol.name} mapper ignores it`);
+      (onModel ? sink.warnOnModel : sink.warn)(
+        path,
+        `${v.message}: the ${protocol.protocol} mapper ignores it`,
+      );
     else {
       ok = false;
       (onModel ? sink.reportOnModel : sink.report)(path, v.message);
@@ -153,6 +159,7 @@ function resolveDevice(
   models: Map<string, Of<'DeviceModel'>>,
   problems: Problem[],
   warnings: Problem[],
+  protocols: ProtocolLookup,
 ): ResolvedDevice | undefined {
   const device = entry.object;
   const spec = device.spec!;
@@ -179,7 +186,7 @@ function resolveDevice(
   };
   const model = modelEntry.object;
   const protocolName = resolveProtocolName(device, model, sink);
-  const protocol = getProtocol(protocolName);
+  const protocol = protocols.get(protocolName);
   const ownConfig = spec.protocol?.configData;
   const config = mergeConfig(model.spec?.protocolConfigData, ownConfig);
   const layers: Layers = {
@@ -193,7 +200,7 @@ function resolveDevice(
         config[key] = config[alias];
         delete config[alias];
       }
-    if (checkConfigData(protocol, protocol.config, config, layers, sink))
+    if (checkConfigData(protocol, protocol.configSchema, config, layers, sink))
       for (const f of protocol.checkConfig?.(config) ?? []) {
         const { path, onModel } = place(f.path, layers);
         (onModel ? sink.reportOnModel : sink.report)(path, f.message);
@@ -202,7 +209,7 @@ function resolveDevice(
   const secrets = secretSites(config, layers, { device: entry, model: modelEntry }, sink);
   const properties: ResolvedProperty[] = [];
   (spec.properties ?? []).forEach((property, i) => {
-    const resolvedProperty = resolveProperty(property, i, model, protocolName, sink);
+    const resolvedProperty = resolveProperty(property, i, model, protocolName, protocol, sink);
     if (resolvedProperty) properties.push(resolvedProperty);
   });
   const stateReport = spec.stateReport ?? device.status ?? {};
@@ -280,6 +287,7 @@ function resolveProperty(
   i: number,
   model: DeviceModel,
   protocolName: string,
+  protocol: ProtocolDefinition | undefined,
   sink: Sink,
 ): ResolvedProperty | undefined {
   const { report, warn } = sink;
@@ -307,7 +315,6 @@ function resolveProperty(
       at('visitors', 'protocolName'),
       `${JSON.stringify(visitorProtocol)} does not match the device protocol ${JSON.stringify(protocolName)} (the visitor is used as it is)`,
     );
-  const protocol = getProtocol(protocolName);
   const merged = mergeVisitor(written, property);
   if (!merged && protocol) {
     report(at(), 'visitors is required (the model gives no default visitor for this property)');
@@ -321,7 +328,7 @@ function resolveProperty(
       model: written.visitors?.configData,
       at: { device: base, model: ['spec', 'properties', modelIndex, 'visitors', 'configData'] },
     };
-    if (checkConfigData(protocol, protocol.visitor, visitor, layers, sink))
+    if (checkConfigData(protocol, protocol.visitorSchema, visitor, layers, sink))
       for (const f of protocol.checkVisitor?.(visitor, modelProperty) ?? []) {
         const { path, onModel } = place(f.path, layers);
         (onModel ? sink.reportOnModel : sink.report)(path, f.message);

@@ -1,4 +1,5 @@
 import { DeviceModelError } from '../errors.js';
+import { protocolLookup } from '../protocols/index.js';
 import type { ResolvedDevice } from '../resolved.js';
 import type { DeviceModel } from '../schema/device-model.js';
 import { type Checked, type CheckOptions, checkObject, KINDS } from './check-object.js';
@@ -10,6 +11,7 @@ export type { CheckOptions } from './check-object.js';
 export { compareProblems, formatPath, formatProblem, type Problem, type Severity } from './problems.js';
 export { DEFAULT_MAX_BYTES, parseSource, readSources, type SourceObject } from './source.js';
 
+/** What validation found: the resolved devices, the models, and the problems (errors and warnings). */
 export interface ValidationResult {
   /** Errors: what makes the input unusable. Devices with one are not in `devices`. */
   problems: Problem[];
@@ -22,6 +24,7 @@ export interface ValidationResult {
   devices: ResolvedDevice[];
 }
 
+/** How files are validated: the checks' options, and the largest file read. */
 export interface ValidateOptions extends CheckOptions {
   maxBytes?: number;
 }
@@ -53,7 +56,7 @@ export function validateObjects(
     warnings.push(...result.warnings);
     if (result.checked) checked.push(result.checked);
   }
-  const cross = crossCheck(checked);
+  const cross = crossCheck(checked, protocolLookup(options.protocols));
   problems.push(...cross.problems);
   warnings.push(...cross.warnings);
   const counts = Object.fromEntries(

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { loadDevices } from '../../device-models/index.js';
-import { builtInMapperNames } from '../../mappers/index.js';
+import { builtInProtocols } from '../../mappers/builtin.js';
 import { type BrokerAccount, loadBrokerCredentials } from '../broker-credentials.js';
 import { loadEdgeConfig } from '../config.js';
 import type { Output } from './output.js';
@@ -32,7 +32,7 @@ export async function runBrokerCredentials(options: BrokerCredentialsOptions, ou
   }
   await mkdir(dataDir, { recursive: true });
   const credentials = await loadBrokerCredentials(dataDir, internal);
-  const protocols = new Set([...builtInMapperNames(), ...(options.protocol ?? [])]);
+  const protocols = new Set([...builtInProtocols.map((p) => p.protocol), ...(options.protocol ?? [])]);
   // The protocols of the devices the edge runs from its directories (the cloud's are not known here).
   const { devices } = await loadDevices(config.devices.dirs).catch(() => ({ devices: [] }));
   for (const device of devices) protocols.add(device.protocol);

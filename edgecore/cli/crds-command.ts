@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildCrds, crdFileName, crdsYaml, crdYaml } from '../../device-models/index.js';
+import { buildCrds, crdFileName, crdsYaml, crdYaml } from '../../device-models/internal.js';
 import type { Output } from './output.js';
 
 /** `edgetwin crds`: prints the CRDs (for `kubectl apply -f -`), or writes one file per CRD with --out. */

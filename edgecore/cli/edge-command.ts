@@ -1,14 +1,66 @@
-import { loadEdgeConfig } from '../config.js';
+import { dirname, resolve } from 'node:path';
+import { isSecretField } from '../config-env.js';
+import { formatConfigProblem, readEdgeConfig } from '../config-source.js';
 import { startDemo } from '../demo.js';
 import { EdgeCore } from '../edgecore.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
 import { untilSignal } from './signals.js';
 
-/** `edgetwin edge --config edge.yaml`: the edge process, until SIGINT/SIGTERM. */
-export async function runEdge(options: { config?: string }, out: Output): Promise<number> {
-  const config = await loadEdgeConfig(options.config);
-  const edge = new EdgeCore({ config, log: createCliLogger() });
+export interface EdgeOptions {
+  config?: string;
+  /** `--set field=value` (repeatable): over edge.yaml and the environment. */
+  set?: string[];
+  /** Check the config and the devices, start nothing. */
+  check?: boolean;
+  /** Print edge.yaml with every field at its default and described. */
+  printConfigReference?: boolean;
+}
+
+/**
+ * `edgetwin edge --config edge.yaml`: the edge process, until SIGINT/SIGTERM. The config is the defaults, then
+ * edge.yaml, then `EDGETWIN_…` variables, then `--set`; a problem in any of them stops it before anything starts.
+ */
+export async function runEdge(options: EdgeOptions, out: Output, env = process.env): Promise<number> {
+  if (options.printConfigReference) {
+    const { configReference } = await import('../config-doc.js');
+    out.stdout(configReference().trimEnd());
+    return 0;
+  }
+  const sources = { ...(options.config ? { file: options.config } : {}), env, set: options.set ?? [] };
+  if (options.check) {
+    const { checkEdge } = await import('../edge-check.js');
+    const check = await checkEdge(sources);
+    for (const line of [...check.problems, ...check.warnings]) out.stdout(line);
+    if (check.ok) out.stdout(check.summary);
+    else out.stderr(check.summary);
+    return check.ok ? 0 : 1;
+  }
+  const read = await readEdgeConfig(sources);
+  if (!read.config) {
+    for (const problem of read.problems) out.stderr(formatConfigProblem(problem));
+    out.stderr(
+      `edgetwin edge: ${read.problems.length} problem(s) in the config; nothing started (--check checks the devices too)`,
+    );
+    return 1;
+  }
+  const { config } = read;
+  const log = createCliLogger();
+  if (read.overrides.length > 0)
+    log.info(
+      {
+        fields: Object.fromEntries(
+          read.overrides.map((o) => [
+            o.path.join('.'),
+            `${o.source}=${isSecretField(o.path) ? '<redacted>' : JSON.stringify(o.value)}`,
+          ]),
+        ),
+      },
+      'config fields set by the environment and flags',
+    );
+  // mappers.plugins are resolved from the config file's directory (its node_modules), else the current one.
+  const configDir = options.config ? dirname(resolve(options.config)) : process.cwd();
+  const edge = new EdgeCore({ config, configDir, log });
   await edge.start();
   out.stderr(`edgecore ${config.nodeName}: broker ${edge.brokerUrl}, http ${edge.httpUrl}`);
   await untilSignal();

@@ -58,23 +58,24 @@ export async function runToken(options: TokenCliOptions, out: Output): Promise<n
 export interface JoinCliOptions {
   cloud: string;
   token: string;
-  nodeName: string;
-  data: string;
+  nodeName?: string;
+  data?: string;
   config: string;
 }
 
 /** `edgetwin join`: gets this node a certificate from cloudcore and points the edge config at the cloud. */
 export async function runJoin(options: JoinCliOptions, out: Output): Promise<number> {
   try {
-    const { certFile, configFile } = await joinCloud({
+    const { certFile, configFile, nodeName, dataDir } = await joinCloud({
       cloud: options.cloud,
       token: options.token,
-      nodeName: options.nodeName,
-      dataDir: options.data,
+      ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
+      ...(options.data !== undefined ? { dataDir: options.data } : {}),
       configFile: options.config,
     });
-    out.stdout(`joined ${options.cloud} as ${options.nodeName}`);
+    out.stdout(`joined ${options.cloud} as ${nodeName}`);
     out.stdout(`node certificate: ${certFile}`);
+    out.stdout(`data directory: ${dataDir} (twins already there are kept and synced once connected)`);
     out.stdout(`edge config: ${configFile} (start with: edgetwin edge --config ${configFile})`);
     return 0;
   } catch (error) {

@@ -1,8 +1,9 @@
-import { loadDevices, resolveSecrets, SecretUnresolved } from '../../device-models/index.js';
-import { builtInMapperNames, loadBuiltInMapper } from '../../mappers/index.js';
-import { EventBus, MapperHost } from '../../sdk/index.js';
+import { loadDevices, resolveSecrets, SecretUnresolved } from '../../device-models/internal.js';
+import { registrationLoader } from '../../mappers/index.js';
+import { EventBus, MapperHost } from '../../sdk/internal.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
+import { protocolsWith } from './protocols.js';
 import { untilSignal } from './signals.js';
 
 export interface MapperOptions {
@@ -11,18 +12,23 @@ export interface MapperOptions {
   username?: string;
   password?: string;
   applyDesired?: boolean;
+  /** Protocols from other packages (npm names or paths). */
+  plugin?: string[];
 }
 
 /** `edgetwin mapper <protocol>`: runs one protocol's mapper as its own process on the EventBus. */
 export async function runMapper(protocol: string, options: MapperOptions, out: Output): Promise<number> {
   const log = createCliLogger().child({ module: `mapper:${protocol}` });
-  if (!builtInMapperNames().includes(protocol)) {
+  const protocols = await protocolsWith(options.plugin, 'mapper', out);
+  if (!protocols) return 2;
+  if (!protocols.some((p) => p.protocol === protocol)) {
     out.stderr(
-      `edgetwin: no mapper for protocol "${protocol}" (available: ${builtInMapperNames().join(', ')})`,
+      `edgetwin: no mapper for protocol "${protocol}" (available: ${protocols.map((p) => p.protocol).join(', ')}; ` +
+        'a protocol from another package: --plugin <name>)',
     );
     return 2;
   }
-  const { devices } = await loadDevices(options.devices);
+  const { devices } = await loadDevices(options.devices, { protocols });
   let mine: typeof devices;
   try {
     mine = devices.filter((d) => d.protocol === protocol).map((d) => resolveSecrets(d));
@@ -42,7 +48,7 @@ export async function runMapper(protocol: string, options: MapperOptions, out: O
   const host = new MapperHost({
     bus,
     devices: mine,
-    loadMapper: loadBuiltInMapper,
+    loadMapper: registrationLoader(protocols),
     log,
     runtime: { applySpecDesired: options.applyDesired ?? false },
   });

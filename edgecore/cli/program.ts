@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { DEFAULT_MAX_BYTES } from '../../device-models/validate/source.js';
-import { builtInMapperNames } from '../../mappers/index.js';
-import { builtInSimulatorNames } from '../../mappers/simulators.js';
+import { builtInProtocols } from '../../mappers/builtin.js';
 import type { BrokerCredentialsOptions } from './broker-command.js';
 import type { CloudCliOptions } from './cloud-command.js';
 import type { JoinCliOptions, TokenCliOptions } from './join-command.js';
 import type { MapperOptions } from './mapper-command.js';
+import { addMapperNewCommand } from './mapper-new-command.js';
 import type { Output } from './output.js';
 import type { SimOptions } from './sim-command.js';
 import type { ValidateOptions } from './validate-command.js';
@@ -27,6 +27,13 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .version(version)
     .showHelpAfterError();
   const collect = (value: string, previous: string[]) => [...previous, value];
+  const builtIn = builtInProtocols.map((p) => p.protocol);
+  const simulated = builtInProtocols.filter((p) => p.createSimulator).map((p) => p.protocol);
+  const plugin = [
+    '--plugin <name>',
+    'a protocol from another package (npm name or path, from the current directory); repeatable',
+    collect,
+  ] as const;
 
   program
     .command('validate')
@@ -38,6 +45,7 @@ export function createProgram(out: Output): { program: Command; run(argv: string
       '--protocol <names...>',
       'protocol names of mappers of your own (any name is valid; these are not warned about as look-alikes of a built-in one)',
     )
+    .option(plugin[0], `${plugin[1]}: its schemas check its devices`, plugin[2], [] as string[])
     .action(async (paths: string[], options: ValidateOptions) => {
       exitCode = await (await import('./validate-command.js')).runValidate(paths, options, out);
     });
@@ -50,23 +58,27 @@ export function createProgram(out: Output): { program: Command; run(argv: string
       exitCode = await (await import('./crds-command.js')).runCrds(options, out);
     });
 
-  program
+  const mapper = program
     .command('mapper')
     .description('run a protocol mapper as its own process on the EventBus')
-    .argument('<protocol>', `one of: ${builtInMapperNames().join(', ')}`)
+    .argument('<protocol>', `one of: ${builtIn.join(', ')}, or a plug-in's (--plugin)`)
     .requiredOption('--broker <url>', 'MQTT broker of the EventBus, e.g. mqtt://127.0.0.1:1883')
     .requiredOption('--devices <paths...>', 'Device and DeviceModel YAML files or directories')
     .option('--username <name>', 'MQTT username')
     .option('--password <password>', 'MQTT password')
     .option('--apply-desired', "write each Device's spec desired values on connect (no twin running)")
+    .option(...plugin, [] as string[])
     .action(async (protocol: string, options: MapperOptions) => {
       exitCode = await (await import('./mapper-command.js')).runMapper(protocol, options, out);
     });
+  addMapperNewCommand(mapper, out, (code) => {
+    exitCode = code;
+  });
 
   program
     .command('sim')
     .description("simulate a device from its YAML (the device's model must be among the files)")
-    .argument('<protocol>', builtInSimulatorNames().join(' | '))
+    .argument('<protocol>', `${simulated.join(' | ')}, or a plug-in's (--plugin)`)
     .argument('<paths...>', 'Device and DeviceModel YAML files or directories')
     .option(
       '--device <name>',
@@ -83,6 +95,7 @@ export function createProgram(out: Output): { program: Command; run(argv: string
       'Modbus RTU and serial: serve on this serial line (default: a socat pty pair of its own)',
     )
     .option('--seed <n>', 'seed of the waveforms of read-only values', Number)
+    .option(...plugin, [] as string[])
     .action(async (protocol: string, paths: string[], options: SimOptions) => {
       exitCode = await (await import('./sim-command.js')).runSim(protocol, paths, options, out);
     });
@@ -91,7 +104,18 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .command('edge')
     .description('run edgecore: EventBus, device twin, mappers, HTTP API')
     .option('--config <file>', 'edge.yaml (defaults work without one)')
-    .action(async (options: { config?: string }) => {
+    .option(
+      '--set <field=value>',
+      'set a field over edge.yaml and EDGETWIN_* variables, e.g. http.port=10351; repeatable',
+      collect,
+      [] as string[],
+    )
+    .option(
+      '--check',
+      'check the config and every device file (with the plug-ins), print every problem, start nothing',
+    )
+    .option('--print-config-reference', 'print edge.yaml with every field described, at its default')
+    .action(async (options: import('./edge-command.js').EdgeOptions) => {
       exitCode = await (await import('./edge-command.js')).runEdge(options, out);
     });
 
@@ -137,8 +161,14 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .description("join cloudcore: get this node's certificate and write the cloud section of edge.yaml")
     .requiredOption('--cloud <host:port>', "cloudcore's CloudHub, e.g. 192.0.2.10:10000")
     .requiredOption('--token <token>', 'from edgetwin token on the cloud')
-    .option('--node-name <name>', 'this node', hostname().toLowerCase())
-    .option('--data <dir>', 'data directory (certificates go to <dir>/certs)', './data')
+    .option(
+      '--node-name <name>',
+      `this node (default: nodeName of --config if set there, else ${hostname().toLowerCase()})`,
+    )
+    .option(
+      '--data <dir>',
+      'data directory, certificates in <dir>/certs (default: dataDir of --config, else ./data)',
+    )
     .option('--config <file>', 'edge config to write (other settings in it are kept)', './edge.yaml')
     .action(async (options: JoinCliOptions) => {
       exitCode = await (await import('./join-command.js')).runJoin(options, out);

@@ -1,14 +1,15 @@
 import { loadDevices, type ResolvedDevice } from '../../device-models/index.js';
 import { ModbusLineError } from '../../mappers/modbus/errors.js';
 import {
-  builtInSimulatorNames,
   modbusLineOf,
   type RunningModbusLine,
-  startBuiltInSimulator,
+  simulatorNames,
   startModbusLines,
+  startSimulator,
 } from '../../mappers/simulators.js';
 import { createCliLogger } from './log.js';
 import type { Output } from './output.js';
+import { protocolsWith } from './protocols.js';
 import { untilSignal } from './signals.js';
 
 export interface SimOptions {
@@ -17,6 +18,8 @@ export interface SimOptions {
   port?: number;
   rtu?: string;
   seed?: number;
+  /** Protocols from other packages (npm names or paths). */
+  plugin?: string[];
 }
 
 /**
@@ -29,14 +32,17 @@ export async function runSim(
   options: SimOptions,
   out: Output,
 ): Promise<number> {
-  if (!builtInSimulatorNames().includes(protocol)) {
+  const { plugin, ...simOptions } = options;
+  const protocols = await protocolsWith(plugin, 'sim', out);
+  if (!protocols) return 2;
+  if (!simulatorNames(protocols).includes(protocol)) {
     out.stderr(
-      `edgetwin: no simulator for protocol "${protocol}" (available: ${builtInSimulatorNames().join(', ')})`,
+      `edgetwin: no simulator for protocol "${protocol}" (available: ${simulatorNames(protocols).join(', ')})`,
     );
     return 2;
   }
-  const { devices } = await loadDevices(paths);
-  if (protocol === 'modbus') return runModbusSim(devices, paths, options, out);
+  const { devices } = await loadDevices(paths, { protocols });
+  if (protocol === 'modbus') return runModbusSim(devices, paths, simOptions, out);
   const candidates = devices.filter(
     (d) => d.protocol === protocol && (!options.device || d.name === options.device),
   );
@@ -49,7 +55,7 @@ export async function runSim(
     );
     return 2;
   }
-  const simulator = await startBuiltInSimulator(device, { ...options, log: createCliLogger() });
+  const simulator = await startSimulator(device, { ...simOptions, log: createCliLogger() }, protocols);
   out.stdout(
     `${protocol} simulator for ${device.id}: ${JSON.stringify(simulator!.reached)} (Ctrl-C stops it)`,
   );

@@ -1,10 +1,13 @@
-import { compareProblems, formatProblem, validateFiles } from '../../device-models/index.js';
+import { compareProblems, formatProblem, validateFiles } from '../../device-models/internal.js';
 import type { Output } from './output.js';
+import { protocolsWith } from './protocols.js';
 
 export interface ValidateOptions {
   json?: boolean;
   maxBytes?: number;
   protocol?: string[];
+  /** Protocols from other packages (npm names or paths): their schemas check their devices. */
+  plugin?: string[];
 }
 
 /**
@@ -12,7 +15,10 @@ export interface ValidateOptions {
  * `file:line:col  warning: path  message`); exits 1 when there is an error, 0 when there are only warnings.
  */
 export async function runValidate(paths: string[], options: ValidateOptions, out: Output): Promise<number> {
+  const protocols = await protocolsWith(options.plugin, 'validate', out);
+  if (!protocols) return 2;
   const result = await validateFiles(paths, {
+    protocols,
     ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
     ...(options.protocol ? { extraProtocols: options.protocol } : {}),
   });

@@ -281,7 +281,7 @@ describe.each(transports)('ModbusDriver over $name', (t) => {
 
 describe('modbusMapper', () => {
   it('registers the modbus schemas and creates drivers', () => {
-    expect(modbusMapper.schemas.name).toBe('modbus');
+    expect(modbusMapper.schemas.protocol).toBe('modbus');
     expect(modbusMapper.createDriver(driverContext())).toBeInstanceOf(ModbusDriver);
   });
 });

@@ -5,7 +5,7 @@ import {
   type ModbusVisitor,
   modbusDataType,
   type TwinValue,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import {
   decodeRegisters,
   encodeRegisters,

@@ -7,10 +7,10 @@ import {
   type ModbusConfig,
   type ModbusVisitor,
   type ResolvedDevice,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
-import { DeviceRuntime, MapperHost } from '../../sdk/index.js';
+import { DeviceRuntime, MapperHost } from '../../sdk/internal.js';
 import { type TopicWatcher, watchTopics } from '../../sdk/testing/index.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/index.js';
+import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/internal.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
-import { ConnectionPool, MapperHost, type Reading } from '../../sdk/index.js';
+import { ConnectionPool, MapperHost, type Reading } from '../../sdk/internal.js';
 import { openPtyPair, type PtyPair } from '../../sdk/testing/index.js';
 import { type PymodbusPlant, startPymodbusPlant } from '../../test/support/pymodbus-plant.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';

@@ -1,9 +1,9 @@
 import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/index.js';
+import type { ModbusConfig, ModbusVisitor, ResolvedDevice } from '../../device-models/internal.js';
 import { startEmbeddedBroker } from '../../sdk/broker/embedded-broker.js';
 import { EventBus } from '../../sdk/eventbus/event-bus.js';
-import { ConnectionPool, MapperHost, type RuntimeState } from '../../sdk/index.js';
+import { ConnectionPool, MapperHost, type RuntimeState } from '../../sdk/internal.js';
 import { openPtyPair, type PtyPair, type TopicWatcher, watchTopics } from '../../sdk/testing/index.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { waitFor } from '../../test/support/wait-for.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ModbusDataType, ModbusRegister, ModbusVisitor } from '../../device-models/index.js';
+import type { ModbusDataType, ModbusRegister, ModbusVisitor } from '../../device-models/internal.js';
 import type { Point } from '../../sdk/driver.js';
 import { ProtocolError } from '../../sdk/errors.js';
 import { extractPoint, type PlanOptions, planReads, pointSpan, type ReadRequest } from './read-plan.js';

@@ -1,4 +1,4 @@
-import type { ModbusReadMember, ModbusReadRequest } from '../../device-models/index.js';
+import type { ModbusReadMember, ModbusReadRequest } from '../../device-models/internal.js';
 import { ProtocolError } from '../../sdk/errors.js';
 
 // The planner itself is pure and lives in device-models (validation estimates RTU line load with it).
@@ -8,7 +8,7 @@ export {
   type ModbusReadRequest as ReadRequest,
   modbusPointSpan as pointSpan,
   planModbusReads as planReads,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 
 /**
  * The words (or bits, as 0/1) of one member out of its request's response. Throws ProtocolError when the

@@ -5,7 +5,7 @@ import {
   modbusDataType,
   parseTwinValue,
   type ResolvedProperty,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import {
   decodeRegisters,
   encodeRegisters,

@@ -1,9 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceState } from '../../device-models/index.js';
+import type { DeviceState } from '../../device-models/internal.js';
 import type { ProtocolMapper } from '../../sdk/driver.js';
-import { DeviceRuntime } from '../../sdk/index.js';
+import { DeviceRuntime } from '../../sdk/internal.js';
 import type { DeviceBus, ReportedValue } from '../../sdk/runtime/device-bus.js';
 import { modbusMapper } from './index.js';
 import { createModbusSimulator, type ModbusSimulator } from './simulator.js';

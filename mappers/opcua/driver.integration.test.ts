@@ -7,7 +7,7 @@ import {
   type OpcuaConfig,
   type OpcuaVisitor,
   type ResolvedDevice,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import type { Point, Reading } from '../../sdk/driver.js';
 import { type Call, deadline } from '../../sdk/runtime/call.js';
 import { driverContext } from '../../sdk/testing/driver-context.js';

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelProperty } from '../../device-models/index.js';
+import type { ModelProperty } from '../../device-models/internal.js';
 import {
   loadSampleDevice,
   type ResolvedDevice,
   type SerialConfig,
   type SerialVisitor,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import type { Point } from '../../sdk/driver.js';
 import { type Call, deadline } from '../../sdk/runtime/call.js';
 import { ConnectionPool } from '../../sdk/runtime/connection-pool.js';

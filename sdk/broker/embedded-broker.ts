@@ -11,6 +11,7 @@ import { RateLimitedLog } from './rate-limited-log.js';
 /** KubeEdge's internal MQTT port (`mqttMode: internal`). */
 export const EMBEDDED_BROKER_PORT = 1884;
 
+/** Where an embedded broker listens, and who may use it. */
 export interface EmbeddedBrokerOptions {
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;

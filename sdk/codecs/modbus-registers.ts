@@ -1,4 +1,4 @@
-import { MODBUS_DATA_TYPES, type ModbusDataType } from '../../device-models/index.js';
+import { MODBUS_DATA_TYPES, type ModbusDataType } from '../../device-models/internal.js';
 import { ProtocolError, ValueOutOfRange } from '../errors.js';
 
 /**

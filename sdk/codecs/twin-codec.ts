@@ -6,7 +6,7 @@ import {
   parseTwinValue,
   type TwinValue,
   TwinValueError,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 
 /** How `toTwin` prints numbers. */
 export interface TwinFormatOptions {

@@ -36,6 +36,7 @@ export type DeviceTopicSuffix = (typeof DEVICE_TOPIC_SUFFIXES)[keyof typeof DEVI
 
 /** What follows `{node}/` in each node topic. */
 export const NODE_TOPIC_SUFFIXES = ['membership/get', 'membership/get/result', 'membership/updated'] as const;
+/** One of `NODE_TOPIC_SUFFIXES`. */
 export type NodeTopicSuffix = (typeof NODE_TOPIC_SUFFIXES)[number];
 
 /** A level that may appear in a device id: a name, or `+` alone (a filter). */
@@ -52,6 +53,7 @@ export class EventBusError extends EdgetwinError {
   }
 }
 
+/** The `code` of an EventBusError: what was wrong with a topic, a payload or the connection. */
 export type EventBusErrorCode =
   | 'EVENTBUS_INVALID_TOPIC'
   | 'EVENTBUS_INVALID_PAYLOAD'

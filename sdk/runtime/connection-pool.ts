@@ -1,32 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { DeviceUnavailable } from '../errors.js';
-import { Abort, type AbortSource, abortable } from './call.js';
+import { Abort, abortable } from './call.js';
 import { SerialQueue } from './serial-queue.js';
+import type { Connections, Opener, SharedConnection } from './shared-connection.js';
 
-/**
- * How to open one physical connection. `lost` is to be called when the library reports the connection gone
- * (port unplugged, socket closed by the gateway): every device on it is told, and the next acquire reopens it.
- */
-export interface Opener<H> {
-  /** Line settings (baud rate, parity…): devices naming the same connection with other settings are refused. */
-  settings?: string;
-  open(lost: (reason: Error) => void): Promise<H>;
-  close(handle: H): Promise<void>;
-}
-
-/** One device's hold on a shared connection. */
-export interface SharedConnection<H> {
-  readonly key: string;
-  readonly handle: H;
-  /** Aborts, with a DeviceUnavailable, when the connection is lost or closed. */
-  readonly lost: AbortSignal;
-  /** Runs `work` alone on the connection, after the work queued before it by any device on it. */
-  exclusive<T>(work: (handle: H) => Promise<T>, signal?: AbortSource): Promise<T>;
-  /** The connection is broken (a driver saw it): it closes, every holder is told, the next acquire reopens it. */
-  fail(reason: Error): void;
-  /** This device lets go; the connection closes when the last holder does. Safe to call twice. */
-  release(): Promise<void>;
-}
+export type { Connections, Opener, SharedConnection } from './shared-connection.js';
 
 interface Entry<H> {
   settings: string | undefined;
@@ -44,7 +22,7 @@ interface Entry<H> {
  * device that names it and reference-counted: opened by the first device, closed after the last. Requests from
  * all of them are serialised on it, each with its own signal.
  */
-export class ConnectionPool {
+export class ConnectionPool implements Connections {
   private readonly entries = new Map<string, Entry<unknown>>();
 
   /** Open connections (for tests and metrics). */
@@ -52,6 +30,7 @@ export class ConnectionPool {
     return this.entries.size;
   }
 
+  /** A hold on the connection `key` names, opened with `opener` if no device holds it yet. */
   async acquire<H>(key: string, opener: Opener<H>): Promise<SharedConnection<H>> {
     let entry = this.entries.get(key) as Entry<H> | undefined;
     if (entry && entry.settings !== opener.settings)

@@ -9,9 +9,13 @@ import { SharedDeltas } from './shared-deltas.js';
 /** Loads a protocol's mapper on first use (a Modbus-only gateway never loads OPC UA), or undefined if none. */
 export type MapperLoader = (protocol: string) => Promise<ProtocolMapper | undefined>;
 
+/** What a MapperHost runs: devices, the bus it talks to the twin on, and where mappers come from. */
 export interface MapperHostOptions {
+  /** Where reported values and states go and deltas come from: an `EventBus` connected to edgecore's broker. */
   bus: DeviceBus;
+  /** The devices to run (`loadDevices`); one runtime each, if their protocol has a mapper. */
   devices: readonly ResolvedDevice[];
+  /** The mapper of a protocol, loaded on first use; e.g. `async (p) => p === 'mine' ? mine : undefined`. */
   loadMapper: MapperLoader;
   log?: Logger;
   /** Passed to every device runtime (backoff, connect timeout, applySpecDesired…). */

@@ -13,6 +13,7 @@ export interface PtyPair {
   close(): Promise<void>;
 }
 
+/** How `openPtyPair` starts socat. */
 export interface PtyPairOptions {
   /** The socat executable (default `socat` on PATH). */
   socat?: string;

@@ -6,6 +6,7 @@ export interface WatchedMessage {
   payload: Record<string, unknown>;
 }
 
+/** An MQTT client that records every message on a filter, and waits for the one a test expects. */
 export interface TopicWatcher {
   client: MqttClient;
   /** Resolves with the first message (already seen, or still to come) that matches. */

@@ -31,7 +31,7 @@ describe('edgetwin validate', () => {
   it('exits 0 on the samples with a one-line summary', async () => {
     const result = await edgetwin('validate', 'device-models/samples');
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout.trim().split('\n')).toEqual(['ok: 5 DeviceModel(s), 5 Device(s) in 5 file(s)']);
+    expect(result.stdout.trim().split('\n')).toEqual(['ok: 6 DeviceModel(s), 6 Device(s) in 6 file(s)']);
   });
 
   it('exits 1 and prints file:line:col  path  message for each problem (warnings too)', async () => {

@@ -7,7 +7,7 @@ import Modbus from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { parseDocument } from 'yaml';
-import { type HubMessage, hubMessage, hubResources } from '../../device-models/index.js';
+import { type HubMessage, hubMessage, hubResources } from '../../device-models/internal.js';
 import { type Cluster, startCluster } from '../k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';

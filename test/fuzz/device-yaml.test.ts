@@ -9,7 +9,7 @@ import {
   parseSource,
   validateFiles,
   validateObjects,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import { deviceYamlText, fuzzDeviceObjects, mutatedObjects } from './arbitraries.js';
 import { fuzzParams, fuzzTimeout } from './fuzz-params.js';
 

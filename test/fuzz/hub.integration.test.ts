@@ -17,11 +17,11 @@ import {
   type MsgTwinMap,
   TWIN_KEY_PATTERN,
   validatorFor,
-} from '../../device-models/index.js';
+} from '../../device-models/internal.js';
 import { loadEdgeConfig } from '../../edgecore/config.js';
 import { EdgeCore } from '../../edgecore/edgecore.js';
 import { joinCloud } from '../../edgecore/join.js';
-import { silentLogger } from '../../sdk/index.js';
+import { silentLogger } from '../../sdk/internal.js';
 import { waitFor } from '../support/wait-for.js';
 import {
   anyValue,

@@ -4,7 +4,7 @@ import {
   loadSampleDevice,
   type ResolvedDevice,
   type ResolvedProperty,
-} from '../../../device-models/index.js';
+} from '../../../device-models/internal.js';
 
 export type BleDevice = ResolvedDevice<BleConfig, BleVisitor>;
 

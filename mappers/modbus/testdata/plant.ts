@@ -5,7 +5,7 @@ import {
   type ModbusConfig,
   type ModbusVisitor,
   type ResolvedDevice,
-} from '../../../device-models/index.js';
+} from '../../../device-models/internal.js';
 
 type ModbusDevice = ResolvedDevice<ModbusConfig, ModbusVisitor>;
 
