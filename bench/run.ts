@@ -1,3 +1,4 @@
+import { benchBundle } from './bundle.js';
 import { benchEdgeScale } from './edge-scale.js';
 import { benchKubePatch } from './kube-patch.js';
 import { benchModbusLine } from './modbus-line.js';
@@ -18,4 +19,5 @@ for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);
 for (const line of await benchEdgeScale()) console.log(`  ${line}`);
 for (const line of await benchRss()) console.log(`  ${line}`);
+for (const line of await benchBundle()) console.log(`  ${line}`);
 process.exit(0);

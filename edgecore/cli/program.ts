@@ -175,6 +175,35 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     });
 
   program
+    .command('bundle')
+    .description(
+      'one .tar.gz to flash a gateway: the edge, its node_modules, devices, config, systemd unit, install.sh',
+    )
+    .requiredOption(
+      '--devices <dir>',
+      'Device and DeviceModel YAML (a directory or one file): the gateway devices',
+    )
+    .requiredOption('--out <file>', 'the archive to write, e.g. gateway.tar.gz (and <file>.sha256)')
+    .option(
+      '--config <file>',
+      "the gateway's edge.yaml (relative paths are pointed at /var/lib/edgetwin and /etc/edgetwin)",
+    )
+    .option('--with-node', "include this machine's Node runtime: the gateway needs nothing installed")
+    .option(
+      '--arch <arch>',
+      "target CPU (x64, arm64, arm): native modules are built here, so only this machine's",
+      process.arch,
+    )
+    .option(
+      '--label <text>',
+      'appended to the version, e.g. 2024-06-site-a: the release is <version>-<label>',
+    )
+    .option('--level <n>', 'gzip level 1-9 (default 6)', Number)
+    .action(async (options: import('./bundle-command.js').BundleOptions) => {
+      exitCode = await (await import('./bundle-command.js')).runBundle(options, out);
+    });
+
+  program
     .command('cloud')
     .description('run cloudcore: Device/DeviceModel to edge nodes, twins back to DeviceStatus')
     .option('--kubeconfig <file>', 'default: KUBECONFIG, ~/.kube/config, or in-cluster')
