@@ -1,24 +1,17 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../device-models/index.js';
-import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import type { ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { watchTopics } from '../sdk/testing/index.js';
 import { appUrl, mapperUrl } from '../test/support/edge-broker.js';
+import { type ThermostatDir, thermostatDir } from '../test/support/thermostat-dir.js';
 import { BROKER_CREDENTIALS_FILE } from './broker-credentials.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
 /** edgecore's EventBus secure by default: credentials, the ACL in front of a real PLC (simulator), open mode. */
 
-const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', import.meta.url).pathname;
 const ID = 'default/thermostat-01';
 const topic = (suffix: string) => `$hw/events/device/${ID}/${suffix}`;
 const update = (eventId: string, twin: Record<string, unknown>) =>
@@ -29,24 +22,17 @@ describe('edgecore EventBus security', () => {
   let simulator: ModbusSimulator;
   let edge: EdgeCore | undefined;
 
+  let fixture: ThermostatDir;
+
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'edgecore-security-'));
-    const device = (await loadDevices([sample])).devices[0] as ResolvedDevice<ModbusConfig, ModbusVisitor>;
-    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
-    const { port } = await simulator.start();
-    await writeFile(
-      join(dir, 'thermostat.yaml'),
-      (await readFile(sample, 'utf8')).replace(/port: \d+/, `port: ${port}`),
-    );
+    fixture = await thermostatDir('edgecore-security-');
+    ({ dir, simulator } = fixture);
   });
   afterEach(async () => {
     await edge?.stop();
     edge = undefined;
   });
-  afterAll(async () => {
-    await simulator.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture.remove());
 
   async function startEdge(internal: Record<string, unknown> = {}) {
     edge = new EdgeCore({

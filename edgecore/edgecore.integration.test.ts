@@ -1,25 +1,18 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../device-models/index.js';
-import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import type { ModbusSimulator } from '../mappers/modbus/simulator.js';
 import { startEmbeddedBroker } from '../sdk/index.js';
 import { watchTopics } from '../sdk/testing/index.js';
 import { appUrl } from '../test/support/edge-broker.js';
+import { type ThermostatDir, thermostatDir } from '../test/support/thermostat-dir.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
 /** edgecore in-process with everything real: aedes on port 0, SQLite file, the Modbus simulator, HTTP on port 0. */
 
-const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', import.meta.url).pathname;
 const bleSample = new URL('../device-models/samples/ble-thermometer.yaml', import.meta.url).pathname;
 const ID = 'default/thermostat-01';
 
@@ -30,24 +23,17 @@ describe('edgecore', () => {
   let simulator: ModbusSimulator;
   let edge: EdgeCore | undefined;
 
+  let fixture: ThermostatDir;
+
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'edgecore-'));
-    const device = (await loadDevices([sample])).devices[0] as ResolvedDevice<ModbusConfig, ModbusVisitor>;
-    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
-    const { port } = await simulator.start();
-    await writeFile(
-      join(dir, 'thermostat.yaml'),
-      (await readFile(sample, 'utf8')).replace(/port: \d+/, `port: ${port}`),
-    );
+    fixture = await thermostatDir('edgecore-');
+    ({ dir, simulator } = fixture);
   });
   afterEach(async () => {
     await edge?.stop();
     edge = undefined;
   });
-  afterAll(async () => {
-    await simulator.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture.remove());
 
   async function startEdge(extra: Record<string, unknown> = {}) {
     const config = edgeConfig({

@@ -1,24 +1,15 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  loadDevices,
-  type ModbusConfig,
-  type ModbusVisitor,
-  type ResolvedDevice,
-} from '../device-models/index.js';
-import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
 import type { Logger } from '../sdk/index.js';
+import { type ThermostatDir, thermostatDir } from '../test/support/thermostat-dir.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
 
 /** The HTTP API against slow and excess clients, bad paths, foreign Hosts and a store that cannot write. */
 
-const sample = new URL('../device-models/samples/modbus-tcp-thermostat.yaml', import.meta.url).pathname;
 const ID = 'default/thermostat-01';
 
 interface Line {
@@ -108,30 +99,22 @@ function get(port: number, path: string, headers: Record<string, string> = {}) {
 
 describe('edgecore HTTP API hardening', () => {
   let dir: string;
-  let simulator: ModbusSimulator;
   let edge: EdgeCore | undefined;
   let lines: Line[];
   const sockets: Socket[] = [];
 
+  let fixture: ThermostatDir;
+
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'edgecore-http-'));
-    const device = (await loadDevices([sample])).devices[0] as ResolvedDevice<ModbusConfig, ModbusVisitor>;
-    simulator = createModbusSimulator(device, { transport: { kind: 'tcp', port: 0 } });
-    const { port } = await simulator.start();
-    await writeFile(
-      join(dir, 'thermostat.yaml'),
-      (await readFile(sample, 'utf8')).replace(/port: \d+/, `port: ${port}`),
-    );
+    fixture = await thermostatDir('edgecore-http-');
+    ({ dir } = fixture);
   });
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.destroy();
     await edge?.stop();
     edge = undefined;
   });
-  afterAll(async () => {
-    await simulator.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture.remove());
 
   async function startEdge(http: Record<string, unknown> = {}) {
     lines = [];
