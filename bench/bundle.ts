@@ -1,10 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startChild, stopChild } from '../test/support/child.js';
 
 /**
  * The box's figures: the gateway bundle's size without and with --with-node (and how long each takes to
@@ -27,45 +27,8 @@ function run(file: string, args: string[], timeout = 300_000): Promise<{ ms: num
   );
 }
 
-/** Starts a child and resolves with the first match of `ready` on its output (within 30 s). */
-async function start(
-  file: string,
-  args: string[],
-  ready: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(file, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: '--max-semi-space-size=2' },
-  });
-  let text = '';
-  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} not ready: ${text}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      text = (text + chunk.toString()).slice(-8000);
-      const found = text.match(ready);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${file} exited (${code}): ${text}`)));
-  }).catch((error: Error) => {
-    child.kill('SIGKILL');
-    throw error;
-  });
-  return { child, match };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
+/** Children as the service runs them: Node's young generation kept small. */
+const OPTIONS = { timeoutMs: 30_000, env: { NODE_OPTIONS: '--max-semi-space-size=2' } };
 
 const rssOf = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -85,10 +48,11 @@ export async function benchBundle(): Promise<string[]> {
       `dataDir: ${root}/var/lib/edgetwin\neventBus: {internal: {port: 0}}\nhttp: {port: 0}\ndevices: {dirs: [${root}/etc/edgetwin/devices], watch: false}\n`,
     );
     const thermostat = join(SAMPLES, 'modbus-tcp-thermostat.yaml');
-    const sim = await start(
+    const sim = await startChild(
       process.execPath,
       [BIN, 'sim', 'modbus', thermostat, '--port', '0'],
       /"port":(\d+)/,
+      OPTIONS,
     );
     children.push(sim.child);
     await writeFile(
@@ -115,10 +79,11 @@ export async function benchBundle(): Promise<string[]> {
       `install.sh --root --no-systemd: ${(installed.ms / 1000).toFixed(1)} s (checks SHA256SUMS, copies the release); installed tree ${await du(join(root, 'opt/edgetwin'))}`,
     );
 
-    const edge = await start(
+    const edge = await startChild(
       join(root, 'opt/edgetwin/current/bin/edgetwin'),
       ['edge', '--config', join(root, 'etc/edgetwin/edge.yaml')],
       /http (http:\/\/\S+)/,
+      OPTIONS,
     );
     children.push(edge.child);
     const at = (process.env.BENCH_BUNDLE_RSS_SECONDS ?? '30,60').split(',').map(Number);
@@ -135,7 +100,7 @@ export async function benchBundle(): Promise<string[]> {
       `installed edge (current/bin/edgetwin edge, Modbus TCP sample against edgetwin sim, temperature ${twins.twins.temperature?.reported?.value ?? 'not read'}): RSS ${samples.join(', ')}`,
     );
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map(stopChild));
     await rm(dir, { recursive: true, force: true });
   }
   return lines;

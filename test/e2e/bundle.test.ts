@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChild, stopChild } from '../support/child.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -42,56 +42,11 @@ function run(file: string, args: string[], timeout = 60_000, env = process.env):
 
 const edgetwin = (...args: string[]) => run(process.execPath, [bin, ...args], 120_000);
 
-/** A long-running child; resolves with the first match of `ready` on stdout or stderr (within 20 s). */
-async function startChild(
-  file: string,
-  args: string[],
-  ready: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(file, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-  });
-  let text = '';
-  try {
-    const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file} not ready within 20 s: ${text}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        text = (text + chunk.toString()).slice(-8000);
-        const found = text.match(ready);
-        if (found) {
-          clearTimeout(timer);
-          resolve(found);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${file} exited (${code}): ${text}`));
-      });
-    });
-    return { child, match };
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 10 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 interface Twin {
   desired?: { value: string } | null;
   reported?: { value: string } | null;
 }
+
 async function device(http: string): Promise<Record<string, Twin>> {
   const response = await fetch(`${http}/api/v1/devices/${ID}`);
   if (!response.ok) throw new Error(`GET ${ID}: ${response.status}`);
