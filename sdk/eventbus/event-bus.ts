@@ -450,6 +450,7 @@ export class EventBus implements DeviceBus {
   private dispatch(topic: string, payload: Buffer): void {
     if (this.closed) return;
     let text: string | undefined;
+    let tooDeep: boolean | undefined;
     for (const sub of this.router.match(topic)) {
       if (payload.length > this.maxPayloadBytes) {
         const reason = `payload of ${payload.length} bytes exceeds the limit of ${this.maxPayloadBytes}`;
@@ -464,8 +465,10 @@ export class EventBus implements DeviceBus {
         this.refuse(sub, topic, 400, `malformed JSON: ${(error as Error).message}`, undefined);
         continue;
       }
+      // Each subscription gets its own parse, but the payload nests the same for all: walked once.
       const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
-      if (nestsDeeper(data, maxDepth)) {
+      tooDeep ??= nestsDeeper(data, maxDepth);
+      if (tooDeep) {
         this.refuse(sub, topic, 400, `payload nests deeper than ${maxDepth} levels`, eventIdOf(data));
         continue;
       }

@@ -1,14 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { edgeConfig } from '../../edgecore/config.js';
-import { EdgeCore } from '../../edgecore/edgecore.js';
-import { deviceYaml } from '../faults/edge-process.js';
+import type { EdgeCore } from '../../edgecore/edgecore.js';
 import { waitFor } from '../support/wait-for.js';
-import { answerTopic, type BusRequest, busRequest, FUZZ_DEVICE, FUZZ_ID } from './arbitraries.js';
+import { answerTopic, type BusRequest, busRequest, FUZZ_ID } from './arbitraries.js';
+import { type FuzzEdge, startFuzzEdge } from './fuzz-edge.js';
 import { fuzzParams, fuzzTimeout } from './fuzz-params.js';
 
 /**
@@ -27,7 +23,7 @@ const ANSWER_MS = 2000;
 const MAX_PACKET = 262_144 - 1024;
 
 describe('fuzzing the EventBus entry points', () => {
-  let dir: string;
+  let fuzzEdge: FuzzEdge | undefined;
   let edge: EdgeCore;
   let watcher: MqttClient;
   let attacker: MqttClient;
@@ -36,18 +32,8 @@ describe('fuzzing the EventBus entry points', () => {
   let probeCount = 0;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fuzz-bus-'));
-    await writeFile(join(dir, 'device.yaml'), deviceYaml(FUZZ_DEVICE));
-    edge = new EdgeCore({
-      config: edgeConfig({
-        dataDir: join(dir, 'data'),
-        // Anonymous clients may publish anything but the edge's outputs (auth: none): the fuzz reaches every input.
-        eventBus: { internal: { port: 0, auth: 'none' } },
-        http: { port: 0 },
-        devices: { dirs: [dir], watch: false },
-      }),
-    });
-    await edge.start();
+    fuzzEdge = await startFuzzEdge('fuzz-bus-');
+    ({ edge } = fuzzEdge);
     const options = { protocolVersion: 4 as const };
     watcher = await mqtt.connectAsync(edge.brokerUrl, options);
     watcher.on('message', (topic, payload) => {
@@ -65,8 +51,7 @@ describe('fuzzing the EventBus entry points', () => {
   afterAll(async () => {
     await attacker?.endAsync(true);
     await watcher?.endAsync(true);
-    await edge?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await fuzzEdge?.stop();
   });
 
   /** A normal `twin/get` of the known device, answered within ANSWER_MS. */

@@ -1,13 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { edgeConfig } from '../../edgecore/config.js';
-import { EdgeCore } from '../../edgecore/edgecore.js';
-import { deviceYaml } from '../faults/edge-process.js';
+import type { EdgeCore } from '../../edgecore/edgecore.js';
 import { anyValue, FUZZ_DEVICE, FUZZ_ID, hugeString, nastyString, PROPERTIES } from './arbitraries.js';
+import { type FuzzEdge, startFuzzEdge } from './fuzz-edge.js';
 import { fuzzParams, fuzzTimeout } from './fuzz-params.js';
 
 /**
@@ -200,28 +196,18 @@ function send(port: number, r: RawRequest): Promise<number> {
 }
 
 describe('fuzzing the edge HTTP API', () => {
-  let dir: string;
+  let fuzzEdge: FuzzEdge | undefined;
   let edge: EdgeCore;
   let port: number;
   const statuses = new Map<number, number>();
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fuzz-http-'));
-    await writeFile(join(dir, 'device.yaml'), deviceYaml(FUZZ_DEVICE));
-    edge = new EdgeCore({
-      config: edgeConfig({
-        dataDir: join(dir, 'data'),
-        eventBus: { internal: { port: 0, auth: 'none' } },
-        http: { port: 0 },
-        devices: { dirs: [dir], watch: false },
-      }),
-    });
-    await edge.start();
+    fuzzEdge = await startFuzzEdge('fuzz-http-');
+    ({ edge } = fuzzEdge);
     port = Number(new URL(edge.httpUrl).port);
   }, 30_000);
   afterAll(async () => {
-    await edge?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await fuzzEdge?.stop();
   });
 
   it(
