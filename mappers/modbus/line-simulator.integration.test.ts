@@ -187,6 +187,26 @@ describe('a modbus line', () => {
     expect(make).toThrow(ModbusLineError);
     expect(make).toThrow('default/meter-1 and default/meter-2 both answer as unit 1 on one line');
   });
+
+  it('keeps a bounded log of requests: the most recent once it is full', async () => {
+    const line = createModbusLineSimulator(gatewayMeters, { requestsKept: 8 });
+    const reached = (await line.start()) as { ip: string; port: number };
+    const client = new Modbus.default();
+    client.setTimeout(TIMEOUT_MS);
+    try {
+      await client.connectTCP(reached.ip, { port: reached.port });
+      for (let address = 0; address < 20; address++) {
+        client.setID(1);
+        await client.readInputRegisters(0, 1 + (address % 2));
+        expect(line.requests.length).toBeLessThanOrEqual(8);
+        expect(line.requests.at(-1)).toMatchObject({ unitId: 1, count: 1 + (address % 2) });
+      }
+      expect(line.requests.length).toBeGreaterThanOrEqual(4);
+    } finally {
+      await disconnect(client);
+      await line.stop();
+    }
+  });
 });
 
 describe('edgetwin sim modbus: one simulated line per line or endpoint', () => {

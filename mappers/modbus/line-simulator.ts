@@ -37,6 +37,9 @@ export interface ModbusRequest {
   at: number;
 }
 
+/** How many requests a line keeps in `requests` by default before it forgets the older half. */
+export const REQUESTS_KEPT = 65_536;
+
 export interface ModbusLineOptions {
   /**
    * Seeds the waveforms of ReadOnly properties (default 0). Each device mixes its id into the seed, so
@@ -48,6 +51,8 @@ export interface ModbusLineOptions {
   log?: Logger;
   /** Clock in ms (default Date.now): waveforms are evaluated from the time elapsed since creation. */
   now?: () => number;
+  /** How many requests `requests` keeps before it forgets the older half (default REQUESTS_KEPT). */
+  requestsKept?: number;
   /** Called as each request arrives, before it is answered: lets a test wait for a request to be sent. */
   onRequest?: (request: ModbusRequest) => void;
 }
@@ -79,7 +84,11 @@ export interface ModbusLineSimulator {
   stop(): Promise<void>;
   /** Faults of the whole line (every unit); settable at any time. */
   faults: ModbusFaults;
-  /** Every request received on the line, in order, whether answered or not (unit IDs nobody has too). */
+  /**
+   * The requests received on the line, in order, whether answered or not (unit IDs nobody has too): every one
+   * up to `requestsKept` (option), then the most recent (at least half as many), so that a simulator serving
+   * for days keeps a bounded log.
+   */
   readonly requests: ModbusRequest[];
   readonly units: readonly ModbusUnit[];
   /** The unit answering as `id`; throws when no device has it. */
@@ -154,6 +163,7 @@ export function serveModbusUnits(
   }
   const units = [...served.values()].map((s) => s.unit);
   const requests: ModbusRequest[] = [];
+  const kept = Math.max(2, options.requestsKept ?? REQUESTS_KEPT);
   const timers = new Set<NodeJS.Timeout>();
   let server: ServerTCP | ServerSerial | undefined;
   let pty: PtyPair | undefined;
@@ -206,6 +216,7 @@ export function serveModbusUnits(
       unitId: pdu.readUInt8(0),
       at: now(),
     };
+    if (requests.length >= kept) requests.splice(0, Math.ceil(kept / 2));
     requests.push(request);
     options.onRequest?.(request);
   }

@@ -33,7 +33,7 @@ export interface ModbusSimulator {
   stop(): Promise<void>;
   /** Settable at any time. */
   faults: ModbusFaults;
-  /** Every request received, in order, whether answered or not. */
+  /** The requests received, in order, whether answered or not (bounded as the line's are). */
   readonly requests: ModbusRequest[];
   /** The last value a client wrote to the property's register(s), decoded with its visitor. */
   written(property: string): number | boolean | undefined;
