@@ -26,6 +26,18 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
+/**
+ * The dashboard's address for a person: the API's URL with a trailing slash, and a browsable host where the
+ * API listens on every address (0.0.0.0 or ::).
+ */
+export function dashboardUrl(httpUrl: string): string {
+  const url = new URL(httpUrl);
+  if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
+  else if (url.hostname === '[::]') url.hostname = '[::1]';
+  url.pathname = '/';
+  return url.href;
+}
+
 /** Starts a simulator for each sample device whose protocol has one, and returns where each is reached. */
 async function startSimulators(devices: ResolvedDevice[], log: Logger) {
   const simulators: RunningSimulator[] = [];
@@ -48,7 +60,7 @@ async function startSimulators(devices: ResolvedDevice[], log: Logger) {
 
 /**
  * `npm start`: edgecore with the embedded broker, SQLite under ./data, every sample device with its simulator
- * in-process, and a compact live line per device. Devices whose protocol has no mapper yet are listed as waiting.
+ * in-process, the dashboard's address, and a compact live line per device. Devices whose protocol has no mapper yet are listed as waiting.
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const dir = samplesDir();
@@ -88,6 +100,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     throw error;
   }
   options.print(`edgetwin demo — broker ${edge.brokerUrl}  http ${edge.httpUrl}  data ${config.dataDir}`);
+  options.print(`  dashboard: ${dashboardUrl(edge.httpUrl)} (open it in a browser)`);
   const app = edge.brokerCredentials?.apps()[0];
   if (app)
     options.print(

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { HostCheck, type HttpError, parseHost, pathSegments } from './http-guard.js';
+import { checkTarget, HostCheck, type HttpError, parseHost, pathSegments } from './http-guard.js';
 
 const req = (host: string | undefined, localAddress = '127.0.0.1') =>
   ({ headers: host === undefined ? {} : { host }, socket: { localAddress } }) as unknown as IncomingMessage;
@@ -71,5 +71,20 @@ describe('pathSegments', () => {
         target,
       ).toBe(400);
     expect(() => pathSegments('/api/v1/%E0%A4%A')).toThrow(/"%E0%A4%A"/);
+  });
+});
+
+describe('checkTarget', () => {
+  it('passes a plain path without decoding it, and refuses what pathSegments refuses', () => {
+    for (const target of ['/api/v1/devices', '/api/v1/devices/a%2Fb?x=1%20', '/healthz?'])
+      expect(
+        status(() => checkTarget(target)),
+        target,
+      ).toBe(200);
+    for (const target of ['/api/%', '/api?x=%zz', 'http://evil/api', '*'])
+      expect(
+        status(() => checkTarget(target)),
+        String(target),
+      ).toBe(400);
   });
 });

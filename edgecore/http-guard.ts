@@ -103,3 +103,11 @@ function decodeOrThrow(text: string, what: string): string {
     throw new HttpError(400, `bad percent-encoding in ${what} "${text}"`, { segment: text });
   }
 }
+
+/**
+ * Throws pathSegments' 400 for a request target that is no path or holds bad percent-encoding; a plain path
+ * (the usual case) is not decoded here: with no `%` there is nothing that could fail.
+ */
+export function checkTarget(target: string | undefined): void {
+  if (target !== undefined && (target.charCodeAt(0) !== 0x2f || target.includes('%'))) pathSegments(target);
+}

@@ -20,8 +20,8 @@ export function serverTimeouts(http: HttpConfig) {
 /**
  * Bounds the server (local DoS, a thousand half-open requests holding every descriptor): at most
  * `maxConnections` sockets (further ones are closed by node at once: 'drop'), an idle socket closed after
- * `idleTimeoutMs`, a request whose headers or body are late answered 408 and closed. Each of these is
- * logged through `log`, which is rate-limited: a flood is a few lines and a "suppressed K similar".
+ * `idleTimeoutMs`. Each is logged through `log`, which is rate-limited: a flood is a few lines and a
+ * "suppressed K similar". A request whose headers or body are late is answered by clientErrorHandler.
  */
 export function boundServer(server: Server, http: HttpConfig, log: LimitedLogger): void {
   server.maxConnections = http.maxConnections;
@@ -38,7 +38,15 @@ export function boundServer(server: Server, http: HttpConfig, log: LimitedLogger
       'http connection refused: too many connections (http.maxConnections)',
     );
   });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request whose headers or body are late (headersTimeoutMs,
+ * requestTimeoutMs) is answered 408, one node cannot parse 400 (431 for headers too large), and closed;
+ * logged through the rate-limited `log`.
+ */
+export function clientErrorHandler(log: LimitedLogger) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -54,5 +62,5 @@ export function boundServer(server: Server, http: HttpConfig, log: LimitedLogger
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
       () => socket.destroy(),
     );
-  });
+  };
 }

@@ -24,6 +24,23 @@ const ANY = topics.ANY_DEVICE;
 export type UpdateOutcome = ApplyResult | { ok: false; code: 404 | 503; reason: string };
 
 /**
+ * What the twin module tells its listeners (TwinModule.listen), in the order it happened for each device:
+ * `twin`, the twins an update changed (null: deleted) with every twin and the delta after it, once the update
+ * is acknowledged (after its commit; reported values written behind, when applied, as reads see them);
+ * `state`, a state/update once stored (every one, repeated states included). The objects are the module's
+ * own: a listener reads them and keeps nothing it would change.
+ */
+export type TwinEvent =
+  | {
+      kind: 'twin';
+      id: string;
+      changed: Readonly<Record<string, MsgTwin | null>>;
+      twins: Readonly<DeviceTwins>;
+      delta: Readonly<Record<string, string>>;
+    }
+  | { kind: 'state'; id: string; state: string; lastOnlineTime: string };
+
+/**
  * The DeviceTwin on the EventBus: applies twin updates from mappers and apps (and desired values from the
  * HTTP API) with KubeEdge's rules, persists them (acknowledged only after commit), then publishes, in order,
  * `update/result`, `update/document` and `update/delta`, and queues the cloud sync in the outbox. A cloud
@@ -51,6 +68,8 @@ export class TwinModule {
   private readonly committing = new Map<string, number>();
   /** Per device, the order of updates applied to the cache, and the updates a refused write voided. */
   private readonly chains = new Map<string, Chain>();
+  /** Who is told of changes (listen); empty, as nearly always, costs an update one size check. */
+  private readonly listeners = new Set<(event: TwinEvent) => void>();
 
   constructor(private readonly ctx: EdgeContext) {}
 
@@ -99,6 +118,26 @@ export class TwinModule {
 
   async stop(): Promise<void> {
     for (const unsubscribe of this.unsubscribe.splice(0)) await unsubscribe().catch(() => {});
+  }
+
+  /**
+   * Calls `listener` with every twin change and stored state from now on (TwinEvent), synchronously, in
+   * order. A listener that throws is logged and kept. Returns the function that removes it.
+   */
+  listen(listener: (event: TwinEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private emit(event: TwinEvent): void {
+    for (const listener of this.listeners)
+      try {
+        listener(event);
+      } catch (error) {
+        this.ctx.log.warn({ device: event.id, err: (error as Error).message }, 'twin listener failed');
+      }
   }
 
   /** The twins of a device (a copy), or undefined for an unknown device. */
@@ -263,6 +302,8 @@ export class TwinModule {
         this.ctx.log.warn({ device: id, err: (error as Error).message }, 'twin result not published'),
       );
     this.countDelta(id, applied.delta);
+    if (changed && this.listeners.size > 0)
+      this.emit({ kind: 'twin', id, changed: changedTwins, twins: applied.twins, delta: applied.delta });
     return applied;
   }
 
@@ -411,6 +452,7 @@ export class TwinModule {
     }
     this.ctx.cloud?.notifyState(id, state, lastOnline || undefined);
     this.ctx.metrics.setState(id, state);
+    if (this.listeners.size > 0) this.emit({ kind: 'state', id, state, lastOnlineTime: lastOnline });
     await this.ctx.bus.publish(answer, {
       event_id: eventId || crypto.randomUUID(),
       timestamp: Date.now(),
