@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../sdk/index.js';
+import type { CloudHubMetrics } from './cloudhub-metrics.js';
 import { joinApi } from './join-api.js';
 import { type CloudHubHandlers, type NodeObject, NodeSession } from './node-session.js';
 import { type CloudPki, nodeNameOf, serverTlsOptions } from './pki.js';
@@ -19,6 +20,12 @@ export interface CloudHubOptions {
   resendMs: number;
   /** Largest frame accepted from an edge, in bytes. */
   maxMessageBytes?: number;
+  /**
+   * Told when a node's connection opens here and when it is gone (with several replicas: NodeLeases, so that
+   * the replica holding a node's newest connection is known, and an older one elsewhere is dropped).
+   */
+  leases?: { acquire(node: string): void; release(node: string): void };
+  metrics?: CloudHubMetrics;
 }
 
 /** The WebSocket path edge nodes connect to. */
@@ -28,8 +35,9 @@ export const EDGE_PATH = '/edge';
  * cloudcore's end of the edge link (DESIGN.md §6): one HTTPS server for the join API (`GET /ca.crt`,
  * `POST /edge.crt`) and for the WebSocket edge nodes keep open. A node proves who it is with a client
  * certificate signed by the cloud's CA (its CN is the node name) and still the one the join ledger holds for
- * that name (a `--force` join replaces it); a second connection of the same node replaces the first. On
- * connect the node gets its full state; after that, each change.
+ * that name (a `--force` join replaces it, whichever replica it was made on: the ledger is read again for each
+ * connection); a second connection of the same node replaces the first. On connect the node gets its full
+ * state; after that, each change.
  */
 export class CloudHub {
   url = '';
@@ -74,20 +82,30 @@ export class CloudHub {
         return;
       }
       const der = tls.getPeerCertificate().raw;
-      pki.isCurrentCertificate(node, der).then(
-        (current) => {
-          if (current) return this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(node, ws));
-          log.warn({ node }, 'edge connection refused: this certificate was replaced by a later join');
-          socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-        },
-        (error: unknown) => {
-          log.error(
+      // Read again: another replica (or a --force join there) may have changed it.
+      pki.ledger
+        .reload()
+        .catch((error: unknown) =>
+          log.warn(
             { node, err: (error as Error).message },
-            'edge connection refused: join ledger unreadable',
-          );
-          socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
-        },
-      );
+            'join ledger not read again: the copy held is used',
+          ),
+        )
+        .then(() => pki.isCurrentCertificate(node, der))
+        .then(
+          (current) => {
+            if (current) return this.wss!.handleUpgrade(req, socket, head, (ws) => this.accept(node, ws));
+            log.warn({ node }, 'edge connection refused: this certificate was replaced by a later join');
+            socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+          },
+          (error: unknown) => {
+            log.error(
+              { node, err: (error as Error).message },
+              'edge connection refused: join ledger unreadable',
+            );
+            socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+          },
+        );
     });
     this.server.on('tlsClientError', (error) => log.debug({ err: error.message }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
@@ -119,9 +137,24 @@ export class CloudHub {
     for (const session of this.sessions.values()) session.close(1012, 'cloudhub restarting');
   }
 
+  /**
+   * Drops `node`'s connection here (it connected to another replica since); the close is sent, and the socket
+   * destroyed if the node does not answer it, as a half-open one would not.
+   */
+  drop(node: string, code: number, reason: string): void {
+    const session = this.sessions.get(node);
+    if (!session) return;
+    this.detach(node, session);
+    session.close(code, reason);
+    setTimeout(() => session.terminate(), this.options.keepaliveMs).unref();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.keepalive);
-    for (const session of this.sessions.values()) session.close(1001, 'cloudhub stopping');
+    for (const [node, session] of this.sessions) {
+      this.detach(node, session);
+      session.close(1001, 'cloudhub stopping');
+    }
     this.sessions.clear();
     for (const ws of this.wss?.clients ?? []) ws.terminate();
     this.wss?.close();
@@ -138,18 +171,29 @@ export class CloudHub {
       log: log.child({ node }),
       handlers: this.options.handlers,
       resendMs: this.options.resendMs,
+      keepalive: (content) => this.options.metrics?.keepalive(node, content.outboxDepth),
     });
     this.sessions.set(node, session);
+    this.options.leases?.acquire(node);
+    this.options.metrics?.connected(node);
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (error) => log.debug({ node, err: error.message }, 'edge socket error'));
     ws.on('close', () => {
       session.dispose();
-      if (this.sessions.get(node) === session) this.sessions.delete(node);
+      this.detach(node, session);
       log.info({ node }, 'edge node disconnected');
     });
     log.info({ node }, 'edge node connected');
     session.sendFullState();
+  }
+
+  /** `session` is `node`'s connection here no more: its Lease is let go, unless a newer one took its place. */
+  private detach(node: string, session: NodeSession): void {
+    if (this.sessions.get(node) !== session) return;
+    this.sessions.delete(node);
+    this.options.leases?.release(node);
+    this.options.metrics?.disconnected(node);
   }
 
   private ping(): void {

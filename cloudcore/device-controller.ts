@@ -83,6 +83,8 @@ export interface DeviceControllerContext {
   kubeConfig: KubeConfig;
   sink: DeviceSink;
   log: Logger;
+  /** A Device was deleted (`namespace/name`): what is kept for it elsewhere can go (StatusWriter.forget). */
+  deleted?(key: string): void;
 }
 
 /**
@@ -152,6 +154,7 @@ export class DeviceController {
 
   private onDevice(device: Device, deleted: boolean, resend = false): void {
     const key = keyOf(device);
+    if (deleted) this.ctx.deleted?.(key);
     const node = deleted ? undefined : device.spec?.nodeName || undefined;
     const entry = deleted ? undefined : this.entryOf(device);
     const placed = placeDevice(

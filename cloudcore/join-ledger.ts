@@ -16,7 +16,8 @@ export interface UsedToken {
   expiresAt: number;
 }
 
-interface LedgerData {
+/** The ledger's content, as stored (a JSON document). */
+export interface LedgerData {
   version: 1;
   nodes: Record<string, JoinedNode>;
   usedTokens: Record<string, UsedToken>;
@@ -24,28 +25,69 @@ interface LedgerData {
 
 export const LEDGER_FILE = 'join-ledger.json';
 
-const empty = (): LedgerData => ({ version: 1, nodes: {}, usedTokens: {} });
+/** An empty ledger. */
+export const emptyLedger = (): LedgerData => ({ version: 1, nodes: {}, usedTokens: {} });
 
 /**
- * What joins have happened, kept beside the CA (`<pki>/join-ledger.json`, 0600) so that it survives a
- * restart: the tokens already spent (a token is good for one join; the JWT alone cannot say so) and, per
- * node name, the certificate it holds (a name already joined is not handed to another token unless that
- * token was made with `--force`, and a replaced certificate is no longer let in).
+ * Where a ledger is kept. `read` returns it with a version to write against (undefined: none stored yet);
+ * `write` stores it only if the stored version is still that one, and says `false` when another writer came
+ * first (the change is then made again on what that writer stored).
+ */
+export interface LedgerStore {
+  /** For messages: the file, or the Secret. */
+  readonly where: string;
+  read(): Promise<{ data: LedgerData; version?: string }>;
+  write(data: LedgerData, version: string | undefined): Promise<boolean>;
+}
+
+/** A change that lost this many races in a row gives up (with JOIN_LEDGER_BUSY). */
+const MAX_TRIES = 8;
+
+/**
+ * What joins have happened: the tokens already spent (a token is good for one join; the JWT alone cannot say
+ * so) and, per node name, the certificate it holds (a name already joined is not handed to another token
+ * unless that token was made with `--force`, and a replaced certificate is no longer let in).
  *
- * One cloudcore writes it; `edgetwin token` only reads it. Changes are serialised in this process and the file
- * is replaced atomically (write, then rename).
+ * By default it is a file beside the CA (`<pki>/join-ledger.json`, 0600) that one cloudcore writes and
+ * `edgetwin token` only reads; changes are serialised in this process and the file is replaced atomically
+ * (write, then rename). Several cloudcore replicas share it in Kubernetes instead (`useStore` with a
+ * SecretLedgerStore): each change is made on the ledger as stored and written only if nobody wrote meanwhile,
+ * else made again, so two replicas never spend one token twice.
  */
 export class JoinLedger {
   private queue: Promise<unknown> = Promise.resolve();
+  private reading?: Promise<void>;
 
   private constructor(
-    private readonly file: string,
+    private store: LedgerStore,
     private data: LedgerData,
   ) {}
 
   static async open(dir: string): Promise<JoinLedger> {
-    const file = join(dir, LEDGER_FILE);
-    return new JoinLedger(file, await readLedger(file));
+    return JoinLedger.openStore(new FileLedgerStore(join(dir, LEDGER_FILE)));
+  }
+
+  static async openStore(store: LedgerStore): Promise<JoinLedger> {
+    return new JoinLedger(store, (await store.read()).data);
+  }
+
+  /** Where the ledger is kept now. */
+  get where(): string {
+    return this.store.where;
+  }
+
+  /**
+   * Keeps the ledger in `store` from now on. With `carryOver` (the default), a store that holds no ledger yet
+   * is given this one (so that a cloudcore that ran alone with a file keeps its joins when it moves to
+   * Kubernetes); without, the store is only read (`edgetwin token` checking the cluster's ledger).
+   */
+  async useStore(store: LedgerStore, options: { carryOver?: boolean } = {}): Promise<void> {
+    const previous = this.data;
+    this.store = store;
+    if (options.carryOver === false) return this.reload();
+    await this.update(async (ledger) => {
+      if (ledger.isEmpty()) ledger.merge(previous);
+    });
   }
 
   node(name: string): JoinedNode | undefined {
@@ -56,31 +98,69 @@ export class JoinLedger {
     return this.data.usedTokens[id];
   }
 
-  /** Reads the file again (another process may have written it since). */
-  async reload(): Promise<void> {
-    this.data = await readLedger(this.file);
+  /** Reads the ledger again (another process may have written it since); concurrent calls share one read. */
+  reload(): Promise<void> {
+    this.reading ??= this.store
+      .read()
+      .then(({ data }) => {
+        this.data = data;
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
   }
 
   /**
-   * Runs `change` alone (no other change of this process runs meanwhile) on the ledger as the file holds it now;
-   * what it returns is written before `update` resolves. A change that throws writes nothing.
+   * Runs `change` alone (no other change of this process runs meanwhile) on the ledger as stored now; what it
+   * returns is written before `update` resolves. A change that throws writes nothing; one that lost a race with
+   * another writer is run again on what that writer stored.
    */
   update<T>(change: (ledger: LedgerEditor) => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
-      await this.reload();
-      const draft = structuredClone(this.data);
-      const result = await change(editor(draft));
-      const now = Math.floor(Date.now() / 1000);
-      for (const [id, used] of Object.entries(draft.usedTokens))
-        if (used.expiresAt < now - 3600) delete draft.usedTokens[id];
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(draft, null, 2)}\n`, { mode: 0o600 });
-      await rename(temporary, this.file);
-      this.data = draft;
-      return result;
+      for (let tries = 1; ; tries++) {
+        const { data, version } = await this.store.read();
+        this.data = data;
+        const draft = structuredClone(data);
+        const result = await change(editor(draft));
+        const now = Math.floor(Date.now() / 1000);
+        for (const [id, used] of Object.entries(draft.usedTokens))
+          if (used.expiresAt < now - 3600) delete draft.usedTokens[id];
+        // Nothing changed (the change only read): nothing is written.
+        if (version !== undefined && JSON.stringify(draft) === JSON.stringify(data)) return result;
+        if (await this.store.write(draft, version)) {
+          this.data = draft;
+          return result;
+        }
+        if (tries >= MAX_TRIES)
+          throw new EdgetwinError(
+            'JOIN_LEDGER_BUSY',
+            `${this.store.where}: changed by another writer ${tries} times in a row; try again`,
+          );
+      }
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+/**
+ * The ledger in a file, replaced atomically; one process writes it, so its version (`file` once it exists) is
+ * not checked.
+ */
+export class FileLedgerStore implements LedgerStore {
+  constructor(readonly where: string) {}
+
+  async read(): Promise<{ data: LedgerData; version?: string }> {
+    const data = await readLedger(this.where);
+    return data ? { data, version: 'file' } : { data: emptyLedger() };
+  }
+
+  async write(data: LedgerData): Promise<boolean> {
+    const temporary = `${this.where}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, this.where);
+    return true;
   }
 }
 
@@ -90,6 +170,10 @@ export interface LedgerEditor {
   usedToken(id: string): UsedToken | undefined;
   setNode(name: string, node: JoinedNode): void;
   spendToken(id: string, used: UsedToken): void;
+  /** No node and no spent token recorded. */
+  isEmpty(): boolean;
+  /** Adds what `other` records and this ledger does not. */
+  merge(other: LedgerData): void;
 }
 
 function editor(data: LedgerData): LedgerEditor {
@@ -102,24 +186,37 @@ function editor(data: LedgerData): LedgerEditor {
     spendToken: (id, used) => {
       data.usedTokens[id] = used;
     },
+    isEmpty: () => Object.keys(data.nodes).length + Object.keys(data.usedTokens).length === 0,
+    merge: (other) => {
+      data.nodes = { ...other.nodes, ...data.nodes };
+      data.usedTokens = { ...other.usedTokens, ...data.usedTokens };
+    },
   };
 }
 
-async function readLedger(file: string): Promise<LedgerData> {
+/** The ledger in `file`; undefined when there is no such file. */
+async function readLedger(file: string): Promise<LedgerData | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return empty();
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  let data: Partial<LedgerData>;
+  return parseLedger(text, file);
+}
+
+/** A ledger from its JSON text; `where` names it in the error when the text is not a ledger. */
+export function parseLedger(text: string, where: string): LedgerData {
+  let data: Partial<LedgerData> | null;
   try {
-    data = JSON.parse(text) as Partial<LedgerData>;
+    data = JSON.parse(text) as Partial<LedgerData> | null;
   } catch (error) {
-    throw new EdgetwinError('JOIN_LEDGER_INVALID', `${file}: not JSON (${(error as Error).message})`, {
+    throw new EdgetwinError('JOIN_LEDGER_INVALID', `${where}: not JSON (${(error as Error).message})`, {
       cause: error,
     });
   }
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new EdgetwinError('JOIN_LEDGER_INVALID', `${where}: not a join ledger (expected a JSON object)`);
   return { version: 1, nodes: data.nodes ?? {}, usedTokens: data.usedTokens ?? {} };
 }

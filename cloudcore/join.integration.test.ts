@@ -101,6 +101,29 @@ describe('joining an edge to cloudcore over HTTPS', () => {
     client.destroy();
   });
 
+  it('writes every replica given into cloud.servers, and refuses a malformed one before joining', async () => {
+    const { dataDir, configFile } = paths('replicas');
+    const servers = [cloud, '[::1]:10000', 'cloudcore-1.cloudcore.kubeedge.svc:10000'];
+    await joinCloud({
+      cloud,
+      servers,
+      token: await pki.issueToken(60),
+      nodeName: 'edge-r',
+      dataDir,
+      configFile,
+    });
+    expect((await loadEdgeConfig(configFile)).cloud).toMatchObject({ server: cloud, servers });
+    await expect(
+      joinCloud({
+        cloud,
+        servers: ['cloudcore-1'],
+        token: await pki.issueToken(60),
+        ...paths('bad-replicas'),
+      }),
+    ).rejects.toThrow('--server cloudcore-1: expected host:port');
+    expect(certRequests).toBe(1);
+  });
+
   it('fails with the 401 message on a token this cloud did not sign, and writes nothing', async () => {
     const { dataDir, configFile } = paths('forged');
     const other = await CloudPki.open(join(dir, 'other-pki'));

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import {
   type HubDevice,
+  HubKeepalive,
   HubMessage,
   HubState,
   HubTwins,
@@ -38,6 +39,8 @@ export interface NodeSessionContext {
   handlers: CloudHubHandlers;
   /** An unacknowledged message is sent again after this long. */
   resendMs: number;
+  /** What the node said of itself in a keepalive (its outbox depth); one without content is not passed on. */
+  keepalive?(content: HubKeepalive): void;
 }
 
 const SOURCE = 'cloudhub';
@@ -45,6 +48,7 @@ const isMessage = validatorFor(HubMessage);
 const isTwins = validatorFor(HubTwins);
 const isTwinMap = validatorFor(MsgTwinMap);
 const isState = validatorFor(HubState);
+const isKeepalive = validatorFor(HubKeepalive);
 
 /**
  * One connected edge node. Cloud → edge: the newest message per object waits in `pending` until the edge
@@ -100,6 +104,12 @@ export class NodeSession {
     this.ws.close(code, reason);
   }
 
+  /** Destroys the socket at once, without a closing handshake (for a peer that no longer answers). */
+  terminate(): void {
+    clearInterval(this.timer);
+    this.ws.terminate();
+  }
+
   dispose(): void {
     clearInterval(this.timer);
   }
@@ -131,7 +141,11 @@ export class NodeSession {
     }
     if (!isMessage(message)) return this.refuseRaw(`not a hub message: ${isMessage.errors?.[0]?.message}`);
     const { operation } = message.route;
-    if (operation === 'keepalive') return;
+    if (operation === 'keepalive') {
+      // An older edge sends none, or other content: only a keepalive that validates is passed on.
+      if (isKeepalive(message.content)) this.ctx.keepalive?.(message.content);
+      return;
+    }
     if (operation === 'response') return this.onResponse(message);
     // A failure that will not go away carries its 4xx `status` (so the edge does not resend it forever); any
     // other is 503, and the edge resends.

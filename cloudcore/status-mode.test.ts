@@ -7,21 +7,25 @@ const kubeedge = ['devicemodels', 'devices'];
 
 describe('chooseStatusMode: where and how status is written', () => {
   it("patches DeviceStatus …/status on edgetwin's CRDs", () => {
-    expect(chooseStatusMode('DeviceStatus', edgetwin)).toEqual({
+    const mode = chooseStatusMode('DeviceStatus', edgetwin);
+    expect(mode).toEqual({
       kind: 'DeviceStatus',
       plural: 'devicestatuses',
       subresource: true,
+      deviceCopy: true,
     });
+    expect(describeStatusMode(mode)).toMatch(/server-side apply.*also applied to devices\/\{name\}\/status/);
     expect(chooseStatusMode('Device', edgetwin)).toEqual({
       kind: 'Device',
       plural: 'devices',
       subresource: true,
+      deviceCopy: false,
     });
   });
 
   it("falls back to a merge patch of the Device itself on KubeEdge's CRDs (no DeviceStatus, no subresource)", () => {
     const mode = chooseStatusMode('DeviceStatus', kubeedge);
-    expect(mode).toEqual({ kind: 'Device', plural: 'devices', subresource: false });
+    expect(mode).toEqual({ kind: 'Device', plural: 'devices', subresource: false, deviceCopy: false });
     expect(describeStatusMode(mode)).toMatch(/object itself.*no status subresource/);
     expect(chooseStatusMode('Device', kubeedge)).toEqual(mode);
   });
@@ -31,6 +35,7 @@ describe('chooseStatusMode: where and how status is written', () => {
       kind: 'DeviceStatus',
       plural: 'devicestatuses',
       subresource: false,
+      deviceCopy: false,
     });
   });
 

@@ -10,11 +10,18 @@ export interface StatusMode {
   kind: 'DeviceStatus' | 'Device';
   plural: 'devicestatuses' | 'devices';
   /**
-   * true: a merge patch of `…/{name}/status` (the CRD has the status subresource, as edgetwin's do).
-   * false: a merge patch of the object itself, as KubeEdge's devicecontroller does (its CRDs have no
-   * subresources, and a patch of `…/status` answers 404 there).
+   * true: server-side applies of `…/{name}/status`, one field manager per concern (the CRD has the status
+   * subresource, as edgetwin's do).
+   * false: a JSON merge patch of the object itself, as KubeEdge's devicecontroller does (its CRDs have no
+   * subresources, and a patch of `…/status` answers 404 there), with a resourceVersion precondition.
    */
   subresource: boolean;
+  /**
+   * Whether state and conditions are also applied to `Device.status` (for `kubectl get devices`): when they go to
+   * DeviceStatus and the Device CRD has the status subresource (so the copy never touches the Device's spec or
+   * generation).
+   */
+  deviceCopy: boolean;
 }
 
 /** The status resource cloudcore needs is not served by the API server: retrying will not help. */
@@ -47,6 +54,7 @@ export function chooseStatusMode(
     kind,
     plural,
     subresource: served.has(`${plural}/status`),
+    deviceCopy: kind === 'DeviceStatus' && served.has('devices/status'),
   });
   if (preferred === 'DeviceStatus' && served.has('devicestatuses'))
     return mode('DeviceStatus', 'devicestatuses');
@@ -74,10 +82,11 @@ export async function discoverStatusMode(
 
 /** One line for the log: where status goes and how. */
 export function describeStatusMode(mode: StatusMode): string {
-  return mode.subresource
-    ? `merge patch of ${mode.plural}/{name}/status (the status subresource)`
+  const how = mode.subresource
+    ? `server-side apply of ${mode.plural}/{name}/status (the status subresource)`
     : `merge patch of the ${mode.kind} object itself (${mode.plural} has no status subresource)`;
+  return mode.deviceCopy ? `${how}; state and conditions also applied to devices/{name}/status` : how;
 }
 
 export const sameStatusMode = (a: StatusMode, b: StatusMode): boolean =>
-  a.plural === b.plural && a.subresource === b.subresource;
+  a.plural === b.plural && a.subresource === b.subresource && a.deviceCopy === b.deviceCopy;

@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../sdk/logger.js';
 import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { DeviceController } from './device-controller.js';
+import { CloudMetrics } from './metrics.js';
 import { StatusWriter } from './status-writer.js';
 
 /**
@@ -48,18 +49,25 @@ describe('StatusWriter against a real kube-apiserver', () => {
   let kubeConfig: KubeConfig;
   let controller: DeviceController;
   const writers: StatusWriter[] = [];
+  const metricsOf = new Map<StatusWriter, CloudMetrics>();
   const writer = (options: Partial<ConstructorParameters<typeof StatusWriter>[0]> = {}) => {
+    const metrics = new CloudMetrics();
     const w = new StatusWriter({
       kubeConfig,
       log: silentLogger,
       intervalMs: 200,
       target: 'DeviceStatus',
       device: (key) => controller.device(key),
+      metrics,
       ...options,
     });
     writers.push(w);
+    metricsOf.set(w, metrics);
     return w;
   };
+  /** Status writes of one concern (twins, state, device, all) this writer made, by result (ok by default). */
+  const writes = (w: StatusWriter, concern: string, result = 'ok') =>
+    CloudMetrics.sum(metricsOf.get(w)!.statusPatches, { concern, result });
   const getJson = async (kind: string, name: string) =>
     JSON.parse(await cluster.run(['get', kind, name, '-o', 'json']));
   const twinsOf = (object: { status?: { twins?: { propertyName: string }[] } }) =>
@@ -85,7 +93,7 @@ describe('StatusWriter against a real kube-apiserver', () => {
     await cluster?.stop();
   });
 
-  it('creates the DeviceStatus, owned by its Device, with the twins in status', async () => {
+  it('creates the DeviceStatus, owned by its Device, with the twins in status (one apply per concern)', async () => {
     const w = writer();
     await w.reportTwins('default/s1', {
       temperature: twin('20.5'),
@@ -114,18 +122,23 @@ describe('StatusWriter against a real kube-apiserver', () => {
         observedDesired: { value: '22', metadata: { timestamp: '1700000000123', type: 'float' } },
       },
     ]);
-    expect(w.patches).toBe(1);
+    // The twins, the state concern (conditions, lastSeen) and its copy in Device.status: one write each.
+    expect([await writes(w, 'twins'), await writes(w, 'state'), await writes(w, 'device')]).toEqual([
+      1, 1, 1,
+    ]);
+    expect(w.patches).toBe(3);
   });
 
-  it('coalesces 50 rapid reports into one or two patches carrying every newest value', async () => {
+  it('coalesces 50 rapid reports into one or two writes carrying every newest value', async () => {
     const w = writer({ intervalMs: 500 });
     const reports: Promise<void>[] = [];
     for (let i = 0; i < 50; i++)
       reports.push(w.reportTwins('default/s2', { [`p${i % 5}`]: twin(String(i)) }));
     reports.push(w.reportState('default/s2', 'online', '2026-01-01T00:00:00Z'));
     await Promise.all(reports);
-    expect(w.patches).toBeGreaterThanOrEqual(1);
-    expect(w.patches).toBeLessThanOrEqual(2);
+    expect(await writes(w, 'twins')).toBeGreaterThanOrEqual(1);
+    expect(await writes(w, 'twins')).toBeLessThanOrEqual(2);
+    expect(await CloudMetrics.sum(metricsOf.get(w)!.reportsCoalesced)).toBeGreaterThanOrEqual(49);
     const status = await getJson('devicestatus', 's2');
     const values = Object.fromEntries(
       status.status.twins.map((t: { propertyName: string; reported: { value: string } }) => [
@@ -228,7 +241,7 @@ describe('StatusWriter against a real kube-apiserver', () => {
       await w.reportTwins('default/s3', { c: twin('3') });
       const twins = twinsOf(await getJson('devicestatus', 's3'));
       expect(Object.keys(twins)).toEqual(['a', 'b', 'c']);
-      expect(w.patches).toBe(2);
+      expect(await writes(w, 'twins')).toBe(2);
     });
   });
 
@@ -240,7 +253,12 @@ describe('StatusWriter against a real kube-apiserver', () => {
       // A writer that found edgetwin's CRDs, then sees them replaced by KubeEdge's while it runs.
       stale = writer({ log: staleLog.log });
       await stale.reportTwins('default/s1', { before: twin('1') });
-      expect(stale.statusMode).toEqual({ kind: 'DeviceStatus', plural: 'devicestatuses', subresource: true });
+      expect(stale.statusMode).toEqual({
+        kind: 'DeviceStatus',
+        plural: 'devicestatuses',
+        subresource: true,
+        deviceCopy: true,
+      });
       await controller.stop();
       await cluster.deleteCrds();
       await cluster.installCrds('kubeedge');
@@ -260,7 +278,12 @@ describe('StatusWriter against a real kube-apiserver', () => {
     it('discovers it, and writes twins and state with a merge patch of the Device itself', async () => {
       const { log, lines } = recordingLogger();
       const w = writer({ log });
-      expect(await w.start()).toEqual({ kind: 'Device', plural: 'devices', subresource: false });
+      expect(await w.start()).toEqual({
+        kind: 'Device',
+        plural: 'devices',
+        subresource: false,
+        deviceCopy: false,
+      });
       expect(lines).toContainEqual({
         level: 'info',
         msg: 'status write mode',
@@ -283,7 +306,12 @@ describe('StatusWriter against a real kube-apiserver', () => {
 
     it('switches a writer whose CRDs were replaced on the first 404, and loses nothing', async () => {
       await stale.reportTwins('default/s1', { after: twin('2') });
-      expect(stale.statusMode).toEqual({ kind: 'Device', plural: 'devices', subresource: false });
+      expect(stale.statusMode).toEqual({
+        kind: 'Device',
+        plural: 'devices',
+        subresource: false,
+        deviceCopy: false,
+      });
       expect(Object.keys(twinsOf(await getJson('device', 's1')))).toEqual(['after']);
       expect(staleLog.warnings).toContainEqual(expect.objectContaining({ msg: 'status write mode changed' }));
     });
@@ -299,7 +327,12 @@ describe('StatusWriter against a real kube-apiserver', () => {
       await cluster.run(['apply', '-f', '-'], JSON.stringify(crd));
       await cluster.run(['wait', '--for', 'condition=established', '--timeout', '60s', 'crd', '--all']);
       const w = writer();
-      expect(await w.start()).toEqual({ kind: 'DeviceStatus', plural: 'devicestatuses', subresource: false });
+      expect(await w.start()).toEqual({
+        kind: 'DeviceStatus',
+        plural: 'devicestatuses',
+        subresource: false,
+        deviceCopy: false,
+      });
       await w.reportTwins('default/k2', { level: twin('3') });
       const status = await getJson('devicestatus', 'k2');
       expect(status.metadata.ownerReferences).toMatchObject([{ kind: 'Device', name: 'k2' }]);

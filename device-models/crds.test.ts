@@ -54,4 +54,68 @@ describe('CRDs', () => {
       properties: { configData: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
     });
   });
+
+  it('make status.twins and status.conditions list-maps, keyed by propertyName and type (required there)', () => {
+    for (const crd of buildCrds() as unknown as Crd[]) {
+      const status = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status;
+      if (crd.spec.names.kind === 'DeviceModel') continue;
+      for (const [list, key] of [
+        ['twins', 'propertyName'],
+        ['conditions', 'type'],
+      ] as const) {
+        const schema = status?.properties?.[list];
+        expect(schema, `${crd.spec.names.kind} status.${list}`).toMatchObject({
+          type: 'array',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': [key],
+        });
+        expect(schema?.items?.required).toContain(key);
+      }
+    }
+  });
+
+  it("print columns that read fields the schema declares (the Device's own status for kubectl get devices)", () => {
+    for (const crd of buildCrds() as unknown as Crd[]) {
+      const version = crd.spec.versions[0]!;
+      for (const column of version.additionalPrinterColumns) {
+        // `.status.conditions[?(@.type=="Reachable")].status` walks status → conditions → items → status.
+        const steps = column.jsonPath
+          .replace(/\[\?\(.*?\)\]/g, '.[]')
+          .split('.')
+          .filter(Boolean);
+        let schema: Schema | undefined = version.schema.openAPIV3Schema;
+        for (const step of steps) {
+          if (step === 'metadata' && schema === version.schema.openAPIV3Schema) break; // ObjectMeta is the API server's
+          schema = step === '[]' ? schema?.items : schema?.properties?.[step];
+          expect(schema, `${crd.spec.names.kind} column ${column.name}: ${column.jsonPath}`).toBeDefined();
+        }
+      }
+    }
+    const columns = (kind: string) =>
+      (buildCrds() as unknown as Crd[])
+        .find((c) => c.spec.names.kind === kind)!
+        .spec.versions[0]!.additionalPrinterColumns.filter((c) => !c.priority)
+        .map((c) => c.name);
+    expect(columns('Device')).toEqual(['Model', 'Node', 'State', 'Synced', 'Age']);
+    expect(columns('DeviceStatus')).toEqual(['State', 'Synced', 'Last Seen', 'Age']);
+  });
 });
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema & { required?: string[] };
+  required?: string[];
+  'x-kubernetes-list-type'?: string;
+  'x-kubernetes-list-map-keys'?: string[];
+}
+
+interface Crd {
+  spec: {
+    names: { kind: string };
+    versions: {
+      schema: { openAPIV3Schema: Schema & { properties: Record<string, Schema> } };
+      additionalPrinterColumns: { name: string; jsonPath: string; priority?: number }[];
+    }[];
+  };
+}

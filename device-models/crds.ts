@@ -28,6 +28,23 @@ interface KindSpec {
 }
 
 const AGE: Column = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+const condition = (name: string, type: string, priority?: number): Column => ({
+  name,
+  type: 'string',
+  jsonPath: `.status.conditions[?(@.type=="${type}")].status`,
+  ...(priority ? { priority } : {}),
+});
+
+/**
+ * Lists whose entries server-side apply merges one by one, by key (`x-kubernetes-list-type: map`), so that
+ * several writers (field managers) can each own entries of one list. Kubernetes requires the keys of every
+ * entry, so the CRDs do (validation does not: KubeEdge's CRDs require no propertyName, and status is written
+ * only through the /status subresource, never with `kubectl apply`).
+ */
+const LIST_MAPS: Record<string, string[]> = {
+  'status.twins': ['propertyName'],
+  'status.conditions': ['type'],
+};
 
 const KIND_SPECS: KindSpec[] = [
   {
@@ -38,12 +55,16 @@ const KIND_SPECS: KindSpec[] = [
     schema: Device,
     statusSubresource: true,
     description: 'A device instance: its model, the node it runs on, and how each property is reached.',
+    // Device.status carries state and conditions (cloudcore writes them there too when DeviceStatus holds the twins).
     columns: [
       { name: 'Model', type: 'string', jsonPath: '.spec.deviceModelRef.name' },
-      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol.protocolName' },
       { name: 'Node', type: 'string', jsonPath: '.spec.nodeName' },
-      { name: 'State', type: 'string', jsonPath: '.status.state', priority: 1 },
+      { name: 'State', type: 'string', jsonPath: '.status.state' },
+      condition('Synced', 'TwinSynced'),
       AGE,
+      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol.protocolName', priority: 1 },
+      condition('Reachable', 'Reachable', 1),
+      condition('Mapper', 'MapperReady', 1),
     ],
   },
   {
@@ -66,8 +87,12 @@ const KIND_SPECS: KindSpec[] = [
     description: 'The reported twins and state of the Device of the same name.',
     columns: [
       { name: 'State', type: 'string', jsonPath: '.status.state' },
-      { name: 'Last Online', type: 'string', jsonPath: '.status.lastOnlineTime' },
+      condition('Synced', 'TwinSynced'),
+      { name: 'Last Seen', type: 'date', jsonPath: '.status.lastSeen' },
       AGE,
+      condition('Reachable', 'Reachable', 1),
+      condition('Mapper', 'MapperReady', 1),
+      { name: 'Last Online', type: 'string', jsonPath: '.status.lastOnlineTime', priority: 1 },
     ],
   },
 ];
@@ -81,6 +106,7 @@ function structural(schema: unknown, path: string[] = []): unknown {
   if (top && (name === 'apiVersion' || name === 'kind')) return { type: 'string' };
   if (top && name === 'metadata') return { type: 'object' };
   const out: Record<string, unknown> = {};
+  const keys = LIST_MAPS[path.join('.')];
   for (const [key, value] of Object.entries(schema)) {
     // Closed objects refuse unknown fields in validation; a CRD prunes them (or refuses them, with kubectl's
     // strict field validation). Open ones say so with x-kubernetes-preserve-unknown-fields.
@@ -91,6 +117,12 @@ function structural(schema: unknown, path: string[] = []): unknown {
         Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, structural(v, [...path, k])]),
       );
     } else out[key] = structural(value, path);
+  }
+  if (keys && out.type === 'array') {
+    const items = out.items as { required?: string[] };
+    items.required = [...new Set([...(items.required ?? []), ...keys])];
+    out['x-kubernetes-list-type'] = 'map';
+    out['x-kubernetes-list-map-keys'] = keys;
   }
   return out;
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { compareResourceVersions, hubMessage, hubResources, parseHubResource } from './hub.js';
+import { validatorFor } from './ajv.js';
+import {
+  compareResourceVersions,
+  HubKeepalive,
+  HubMessage,
+  hubMessage,
+  hubResources,
+  parseHubResource,
+} from './hub.js';
 
 describe('hub resources', () => {
   it.each([
@@ -56,5 +64,26 @@ describe('hubMessage', () => {
     expect(response.header.parent_msg_id).toBe(request.header.msg_id);
     expect(response.route).toMatchObject({ operation: 'response', group: 'response' });
     expect(request.header.msg_id).not.toBe(response.header.msg_id);
+  });
+});
+
+describe('keepalive', () => {
+  const isKeepalive = validatorFor(HubKeepalive);
+
+  it('carries the outbox depth, and stays a valid message for a receiver that knows no content', () => {
+    const message = hubMessage('edgehub', 'keepalive', hubResources.keepalive('node-a'), { outboxDepth: 3 });
+    expect(validatorFor(HubMessage)(message)).toBe(true);
+    expect(message.route.resource).toBe('node/node-a');
+    expect(isKeepalive(message.content)).toBe(true);
+  });
+
+  it.each([
+    [{}, true],
+    [{ outboxDepth: 0, uptime: 5 }, true],
+    [{ outboxDepth: -1 }, false],
+    [{ outboxDepth: 1.5 }, false],
+    [{ outboxDepth: '3' }, false],
+  ])('%j is valid: %s', (content, valid) => {
+    expect(isKeepalive(content)).toBe(valid);
   });
 });

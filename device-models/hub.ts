@@ -11,6 +11,8 @@ import { StringEnum } from './schema/common.js';
  * - `node/{node}/membership`           cloud → edge `update`: every device the node has now (HubMembership)
  * - `node/{node}/device/{ns}/{name}/twin/edge_updated`  edge → cloud `update`: twins (HubTwins)
  * - `node/{node}/device/{ns}/{name}/state`              edge → cloud `update`: HubState
+ * - `node/{node}`                     edge → cloud `keepalive` (content HubKeepalive, or none from an older edge):
+ *                                       sent on connect and on each of the cloud's pings; never answered
  * Every message except `response` and `keepalive` is answered with a `response` whose `parent_msg_id` is its
  * `msg_id` and whose content is HubResponse: code 200 once the receiver has stored it (the sender resends
  * until then), 4xx for a message that will never be accepted (the sender drops it).
@@ -68,6 +70,23 @@ export const HubState = Type.Object({
 });
 export type HubState = Static<typeof HubState>;
 
+/**
+ * What an edge says of itself with each keepalive. Every field is optional, so that an older edge (which sends no
+ * keepalive, or one with other content) and a newer one both work, and fields can be added without breaking either.
+ */
+export const HubKeepalive = Type.Object(
+  {
+    outboxDepth: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'Twin reports waiting in the edge outbox for an acknowledgement.',
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+export type HubKeepalive = Static<typeof HubKeepalive>;
+
 export const HubResponse = Type.Object({
   code: Type.Integer(),
   reason: Type.Optional(Type.String()),
@@ -87,6 +106,7 @@ export const hubResources = {
     return `node/${node}/${namespace}/device/${name}`;
   },
   membership: (node: string) => `node/${node}/membership`,
+  keepalive: (node: string) => `node/${node}`,
   twin: (node: string, key: string) => `node/${node}/device/${key}/twin/edge_updated`,
   state: (node: string, key: string) => `node/${node}/device/${key}/state`,
 };

@@ -164,6 +164,15 @@ export const EdgeConfig = Closed({
         default: '127.0.0.1:10000',
         description: "cloudcore's CloudHub, host:port (WebSocket over TLS, and the join API).",
       }),
+      servers: Type.Optional(
+        Type.Array(Type.String({ pattern: '^(\\[[^\\]]+\\]|[^:\\[\\]/]+):\\d{1,5}$' }), {
+          default: [],
+          description:
+            'Several cloudcore replicas, host:port each, used instead of `server` when not empty: the edge starts ' +
+            'with one picked at random and, when its link drops, goes on to the next (with backoff once each has ' +
+            'been tried). One Service address in `server` needs none of this.',
+        }),
+      ),
       caFile: Type.String({ default: './data/certs/ca.crt', description: "cloudcore's CA (PEM)." }),
       certFile: Type.String({ default: './data/certs/node.crt', description: 'This node (PEM).' }),
       keyFile: Type.String({ default: './data/certs/node.key', description: "This node's key (PEM)." }),
@@ -191,6 +200,24 @@ export const EdgeConfig = Closed({
       }),
     },
     'The device twin store (SQLite under dataDir).',
+  ),
+  history: Closed(
+    {
+      maxPoints: Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: 10_000,
+        description:
+          'Reported values kept per twin property, the newest (GET /api/v1/devices/{ns}/{name}/twins/{property}/history); ' +
+          '0 turns history off.',
+      }),
+      maxAgeSeconds: Type.Integer({
+        minimum: 1,
+        default: 86_400,
+        description: 'Older reported values are dropped; of this and maxPoints, the smaller bound applies.',
+      }),
+    },
+    'The history of reported values, per twin property, in the twin store.',
   ),
   mappers: Closed(
     {
@@ -226,6 +253,11 @@ function defaultsOf(schema: TSchema): unknown {
     return out;
   }
   return schema.default === undefined ? undefined : structuredClone(schema.default);
+}
+
+/** The cloudcore addresses the edge dials, in the order written: `cloud.servers`, else `cloud.server`. */
+export function cloudServers(cloud: EdgeConfig['cloud']): string[] {
+  return cloud.servers && cloud.servers.length > 0 ? [...cloud.servers] : [cloud.server];
 }
 
 /** The `http` section with every bound filled in. */

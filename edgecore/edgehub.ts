@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import {
   HubDevice,
+  type HubKeepalive,
   HubMembership,
   HubMessage,
   type HubResponse,
@@ -16,7 +17,7 @@ import {
 import { backoffDelay, type Logger } from '../sdk/internal.js';
 import type { TwinStore } from '../twin/store.js';
 import type { CloudMetadata } from './cloud-metadata.js';
-import type { EdgeConfig } from './config.js';
+import { cloudServers, type EdgeConfig } from './config.js';
 
 export interface EdgeHubContext {
   config: EdgeConfig;
@@ -35,7 +36,12 @@ const isMembership = validatorFor(HubMembership);
 
 /**
  * edgecore's end of the cloud link (DESIGN.md §6): a WebSocket over TLS to cloudcore's CloudHub with this
- * node's certificate, reconnected with capped backoff, and dropped when the hub's pings stop.
+ * node's certificate, reconnected with capped backoff, and dropped when the hub's pings stop. With several
+ * cloudcore replicas (`cloud.servers`) it starts at one picked at random and each reconnect goes to the next in
+ * turn, the backoff growing once every replica has been tried; whichever replica it reaches sends the node's
+ * full device list first, and the outbox is sent again from its start, so a replica lost costs neither a
+ * report nor a device change. Each connect and each ping of the hub is answered with a keepalive carrying
+ * the outbox depth.
  * Cloud → edge: devices are applied and stored (CloudMetadata) before the 200 goes back.
  * Edge → cloud: twin syncs come from the store's persistent outbox (one record per device, the newest state
  * of each twin, so a report made while disconnected, or before a restart, is sent once connected) and leave
@@ -44,6 +50,9 @@ const isMembership = validatorFor(HubMembership);
  */
 export class EdgeHub extends EventEmitter {
   private ws?: WebSocket;
+  /** The cloudcore addresses, and the index of the one dialled now (or next). */
+  private servers: string[] = [];
+  private next = 0;
   private attempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
@@ -70,8 +79,16 @@ export class EdgeHub extends EventEmitter {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** The cloudcore address of the link that is up (or being dialled). */
+  get server(): string | undefined {
+    return this.ws ? this.servers[this.next] : undefined;
+  }
+
   start(): void {
     this.stopped = false;
+    this.servers = cloudServers(this.ctx.config.cloud);
+    this.next = Math.floor(Math.random() * this.servers.length);
+    this.attempt = 0;
     this.connect();
   }
 
@@ -108,9 +125,10 @@ export class EdgeHub extends EventEmitter {
   private connect(): void {
     const { cloud, nodeName } = this.ctx.config;
     const log = this.ctx.log;
+    const server = this.servers[this.next]!;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(`wss://${cloud.server}/edge`, {
+      ws = new WebSocket(`wss://${server}/edge`, {
         ca: readFileSync(cloud.caFile),
         cert: readFileSync(cloud.certFile),
         key: readFileSync(cloud.keyFile),
@@ -118,45 +136,67 @@ export class EdgeHub extends EventEmitter {
         maxPayload: 16 << 20,
       });
     } catch (error) {
-      log.error({ err: (error as Error).message }, 'cannot connect to cloudcore (run edgetwin join first?)');
+      log.error(
+        { cloud: server, err: (error as Error).message },
+        'cannot connect to cloudcore (run edgetwin join first?)',
+      );
       this.scheduleReconnect();
       return;
     }
     this.ws = ws;
     ws.on('open', () => {
       this.attempt = 0;
-      log.info({ cloud: cloud.server, node: nodeName }, 'connected to cloudcore');
+      log.info({ cloud: server, node: nodeName }, 'connected to cloudcore');
       this.armWatchdog();
       this.resendTimer = setInterval(() => this.resend(), Math.max(50, (this.ctx.resendMs ?? 5000) / 2));
       this.onConnected();
-      this.emit('connected');
+      this.emit('connected', server);
     });
-    ws.on('ping', () => this.armWatchdog());
+    ws.on('ping', () => {
+      this.armWatchdog();
+      this.sendKeepalive();
+    });
     ws.on('message', (data) => {
       this.armWatchdog();
       void this.onMessage(data.toString());
     });
     ws.on('unexpected-response', (_req, res) => {
-      log.error({ status: res.statusCode }, 'cloudcore refused this node (certificate?)');
+      log.error({ cloud: server, status: res.statusCode }, 'cloudcore refused this node (certificate?)');
       ws.terminate();
     });
-    ws.on('error', (error) => log.warn({ err: error.message }, 'cloud link error'));
-    ws.on('close', () => {
+    ws.on('error', (error) => log.warn({ cloud: server, err: error.message }, 'cloud link error'));
+    ws.on('close', (code, reason) => {
       const wasOpen = this.watchdog !== undefined;
       this.clearTimers();
       if (this.ws === ws) this.ws = undefined;
-      if (wasOpen) this.emit('disconnected');
+      if (wasOpen) {
+        log.info({ cloud: server, code, reason: reason.toString() }, 'disconnected from cloudcore');
+        this.emit('disconnected', server);
+      }
       if (!this.stopped) this.scheduleReconnect();
     });
   }
 
+  /**
+   * The next replica in turn, after a backoff that grows once per round: with several replicas, losing one
+   * costs one short delay before the next is dialled.
+   */
   private scheduleReconnect(): void {
-    const delay = backoffDelay(this.attempt++, {
+    this.next = (this.next + 1) % this.servers.length;
+    const round = Math.floor(this.attempt++ / this.servers.length);
+    const delay = backoffDelay(round, {
       initialMs: 250,
       maxMs: this.ctx.config.cloud.reconnectMaxSeconds * 1000,
     });
-    this.ctx.log.debug({ delay }, 'reconnecting to cloudcore');
+    this.ctx.log.debug({ delay, cloud: this.servers[this.next] }, 'reconnecting to cloudcore');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Tells the hub how this node is doing (the outbox depth); a hub that knows no keepalive content ignores it. */
+  private sendKeepalive(): void {
+    if (!this.connected) return;
+    const content: HubKeepalive = { outboxDepth: this.ctx.store.outboxDepth() };
+    this.send(hubMessage(SOURCE, 'keepalive', hubResources.keepalive(this.ctx.config.nodeName), content));
   }
 
   /** No ping or message for three keepalive periods: the link is dead even if TCP does not know yet. */
@@ -188,6 +228,7 @@ export class EdgeHub extends EventEmitter {
         });
     for (const id of this.states.keys()) this.sendState(id);
     this.pump();
+    this.sendKeepalive();
   }
 
   /** Sends the outbox, one message per device, when nothing of it is in flight. */

@@ -17,8 +17,13 @@ export class JoinError extends EdgetwinError {
 }
 
 export interface JoinOptions {
-  /** cloudcore's CloudHub, host:port. */
+  /** cloudcore's CloudHub, host:port: where the join is made, and `cloud.server` in the config. */
   cloud: string;
+  /**
+   * Every cloudcore replica, host:port each, written as `cloud.servers` (the edge dials them in turn); left as
+   * the config has it when absent. One Service address in `cloud` needs none.
+   */
+  servers?: string[];
   /** From `edgetwin token`: `<sha256 of the CA certificate>.<JWT>`. */
   token: string;
   /** Default: the config file's nodeName, else this host's name. */
@@ -51,6 +56,7 @@ export async function joinCloud(options: JoinOptions): Promise<Joined> {
   if (!caHash)
     throw new JoinError('the token is malformed: expected <sha256 hex>.<JWT> (from edgetwin token)');
   const cloud = { name: options.cloud, ...hostAndPort(options.cloud) };
+  for (const server of options.servers ?? []) hostAndPort(server, '--server');
   const configFile = resolve(options.configFile);
   const existing = await existingConfig(configFile);
   const nodeName = options.nodeName ?? existing.nodeName ?? hostname().toLowerCase();
@@ -66,7 +72,12 @@ export async function joinCloud(options: JoinOptions): Promise<Joined> {
   const config = await updatedConfig(configFile, {
     nodeName,
     dataDir,
-    cloud: { enabled: true, server: options.cloud, ...files },
+    cloud: {
+      enabled: true,
+      server: options.cloud,
+      ...(options.servers ? { servers: options.servers } : {}),
+      ...files,
+    },
   });
 
   const ca = await fetchCa(cloud, caHash);
@@ -160,11 +171,11 @@ async function updatedConfig(file: string, changes: Record<string, unknown>): Pr
   return doc.toString();
 }
 
-function hostAndPort(cloud: string): { host: string; port: number } {
+function hostAndPort(cloud: string, flag = '--cloud'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(cloud);
   const port = Number(match?.[3]);
   if (!match || port < 1 || port > 65535)
-    throw new JoinError(`--cloud ${cloud}: expected host:port, e.g. 192.0.2.10:10000 or [::1]:10000`);
+    throw new JoinError(`${flag} ${cloud}: expected host:port, e.g. 192.0.2.10:10000 or [::1]:10000`);
   return { host: (match[1] ?? match[2])!, port };
 }
 

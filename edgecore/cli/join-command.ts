@@ -58,6 +58,8 @@ export async function runToken(options: TokenCliOptions, out: Output): Promise<n
 export interface JoinCliOptions {
   cloud: string;
   token: string;
+  /** Other cloudcore replicas (`--server`, repeatable). */
+  server?: string[];
   nodeName?: string;
   data?: string;
   config: string;
@@ -69,6 +71,7 @@ export async function runJoin(options: JoinCliOptions, out: Output): Promise<num
     const { certFile, configFile, nodeName, dataDir } = await joinCloud({
       cloud: options.cloud,
       token: options.token,
+      ...(options.server?.length ? { servers: [options.cloud, ...options.server] } : {}),
       ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
       ...(options.data !== undefined ? { dataDir: options.data } : {}),
       configFile: options.config,

@@ -160,6 +160,12 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     .command('join')
     .description("join cloudcore: get this node's certificate and write the cloud section of edge.yaml")
     .requiredOption('--cloud <host:port>', "cloudcore's CloudHub, e.g. 192.0.2.10:10000")
+    .option(
+      '--server <host:port>',
+      'another cloudcore replica the edge may fail over to (repeatable; --cloud is tried too)',
+      collect,
+      [] as string[],
+    )
     .requiredOption('--token <token>', 'from edgetwin token on the cloud')
     .option(
       '--node-name <name>',
@@ -222,6 +228,40 @@ export function createProgram(out: Output): { program: Command; run(argv: string
       'DeviceStatus',
     )
     .option('--keepalive <seconds>', 'ping edge nodes this often', Number, 15)
+    .option(
+      '--dashboard [host:port]',
+      'serve the dashboard and its API for every node, from Kubernetes (off by default; alone: 127.0.0.1:10360)',
+    )
+    .option(
+      '--dashboard-allowed-host <name>',
+      'a Host the dashboard answers to besides loopback and its bind address (repeatable; * for any)',
+      collect,
+      [] as string[],
+    )
+    .option('--replica-id <id>', 'this replica in Leases (default <hostname>-<pid>); unique among replicas')
+    .option(
+      '--namespace <ns>',
+      "Leases and the join ledger's Secret (default: the kubeconfig's, else default)",
+    )
+    .option(
+      '--join-ledger <where>',
+      'kubernetes (a Secret shared by every replica) or file (<pki>/join-ledger.json: one replica only)',
+      'kubernetes',
+    )
+    .option(
+      '--leader-lease <seconds>',
+      'duration of the leader Lease (garbage collection runs on its holder)',
+      Number,
+    )
+    .option(
+      '--node-lease <seconds>',
+      "duration of a node's Lease (newest connection wins); 0: no node Leases",
+      Number,
+    )
+    .option(
+      '--metrics <host:port>',
+      'serve /metrics (Prometheus) and /healthz here; :port binds every address; off by default',
+    )
     .action(async (options: CloudCliOptions) => {
       exitCode = await (await import('./cloud-command.js')).runCloud(options, out);
     });
