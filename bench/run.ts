@@ -6,6 +6,7 @@ import { benchModbusReads } from './modbus-reads.js';
 import { benchOpcua } from './opcua-reads.js';
 import { benchRss } from './rss.js';
 import { benchRuntimeCalls } from './runtime-calls.js';
+import { benchTwinHistory } from './twin-history.js';
 import { benchTwinUpdates } from './twin-updates.js';
 
 /** `npm run bench`: prints figures and ratios (ours vs the raw library or broker, same run). Never pass/fail. */
@@ -15,6 +16,7 @@ for (const line of await benchModbusReads(seconds)) console.log(`  ${line}`);
 for (const line of await benchModbusLine(seconds)) console.log(`  ${line}`);
 for (const line of await benchRuntimeCalls()) console.log(`  ${line}`);
 for (const line of await benchTwinUpdates()) console.log(`  ${line}`);
+for (const line of await benchTwinHistory(seconds)) console.log(`  ${line}`);
 for (const line of await benchOpcua(seconds)) console.log(`  ${line}`);
 for (const line of await benchKubePatch()) console.log(`  ${line}`);
 for (const line of await benchEdgeScale()) console.log(`  ${line}`);

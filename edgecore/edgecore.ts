@@ -120,6 +120,7 @@ export class EdgeCore {
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
         log: log.child({ module: 'edgecore:store' }),
         writeBehindMs: config.twin.writeBehindMs,
+        history: { maxPoints: config.history.maxPoints, maxAgeMs: config.history.maxAgeSeconds * 1000 },
       });
       this.brokerUrl = await this.startBroker();
       // With the embedded broker, edgecore's own bus (twin module, in-process mappers) needs no loopback socket.

@@ -72,6 +72,7 @@ export class WriteBatch {
   private readonly twins = new Map<string, { id: string; name: string; row: TwinRow | null }>();
   private readonly outbox = new Map<string, { entries: Map<string, string | null>; at: number }>();
   private readonly written: [string, OutboxRow][] = [];
+  private readonly removed = new Map<string, [string, string]>();
 
   constructor(
     private readonly sql: Statements,
@@ -79,7 +80,10 @@ export class WriteBatch {
   ) {}
 
   twin(id: string, name: string, row: TwinRow | null): void {
-    this.twins.set(`${id}\u0000${name}`, { id, name, row });
+    const key = `${id}\u0000${name}`;
+    this.twins.set(key, { id, name, row });
+    if (row) this.removed.delete(key);
+    else this.removed.set(key, [id, name]);
   }
 
   sync(id: string, entries: readonly OutboxEntry[], at: number): void {
@@ -90,6 +94,11 @@ export class WriteBatch {
       this.outbox.set(id, staged);
     }
     for (const [property, json] of entries) staged.entries.set(property, json);
+  }
+
+  /** The (device, twin) rows this batch removes (their history goes with them). */
+  removedTwins(): Iterable<[id: string, name: string]> {
+    return this.removed.values();
   }
 
   write(): void {

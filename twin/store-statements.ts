@@ -79,3 +79,34 @@ export function statements(db: Database.Database): Statements {
   result.outboxDepth.pluck();
   return result;
 }
+
+/**
+ * The history's SQL (store-history.ts): `twin_history` holds chunks of a twin's points keyed by (twin,
+ * counter of the chunk's newest point); `twin_history_log` the points of each commit (one row each) that may not be in a chunk yet.
+ */
+const HISTORY_SQL = {
+  series: 'SELECT id, deviceid, name, actual, actual_meta FROM device_twin',
+  twinId: 'SELECT id FROM device_twin WHERE deviceid = ? AND name = ?',
+  lastOf: 'SELECT max(last) FROM twin_history WHERE twin = ?',
+  putChunk: 'INSERT OR REPLACE INTO twin_history (twin, last, t1, points) VALUES (?, ?, ?, ?)',
+  oldest: 'SELECT last, t1 FROM twin_history WHERE twin = ? ORDER BY last LIMIT ?',
+  dropUpTo: 'DELETE FROM twin_history WHERE twin = ? AND last <= ?',
+  dropAll: 'DELETE FROM twin_history WHERE twin = ?',
+  chunks: 'SELECT t1, points FROM twin_history WHERE twin = ? ORDER BY last DESC',
+  putLog: 'INSERT OR REPLACE INTO twin_history_log (seq, points) VALUES (?, ?)',
+  log: 'SELECT seq, points FROM twin_history_log ORDER BY seq',
+  dropLog: 'DELETE FROM twin_history_log WHERE seq < ?',
+};
+
+export type HistoryStatements = { readonly [K in keyof typeof HISTORY_SQL]: Database.Statement };
+
+/** The history's statements, prepared once; `twinId` and `lastOf` return their single column. */
+export function historyStatements(db: Database.Database): HistoryStatements {
+  const prepared = Object.fromEntries(
+    Object.entries(HISTORY_SQL).map(([key, sql]) => [key, db.prepare(sql)]),
+  );
+  const result = prepared as HistoryStatements;
+  result.twinId.pluck();
+  result.lastOf.pluck();
+  return result;
+}

@@ -5,6 +5,7 @@ import { type OutboxEntry, OutboxMirror, WriteBatch } from './store-batch.js';
 import { TwinStoreClosed, TwinStoreFull, TwinStoreUnknownDevice } from './store-errors.js';
 import { createPrivateDbFile, restrictDbSidecars } from './store-file-mode.js';
 import { GroupCommit } from './store-group-commit.js';
+import { type HistoryOptions, type RecordedPoints, TwinHistory } from './store-history.js';
 import { migrate } from './store-migrations.js';
 import { type AttrRow, attrToRow, rowToAttr, rowToTwin, type TwinRow, twinToRow } from './store-rows.js';
 import {
@@ -14,7 +15,7 @@ import {
   type Statements,
   statements,
 } from './store-statements.js';
-import type { DeviceTwins } from './types.js';
+import type { DeviceTwins, HistoryPoint, HistoryQuery } from './types.js';
 
 export interface DeviceRow {
   /** `{namespace}/{name}`. */
@@ -66,6 +67,11 @@ export interface TwinStoreOptions {
    * `write`. What is held is coalesced: a device reporting every second writes its rows once per period.
    */
   writeBehindMs?: number;
+  /**
+   * The history of reported values kept per twin (see `history()`): its newest `maxPoints` points (default
+   * 10,000; 0 turns history off) younger than `maxAgeMs` (default 24 h).
+   */
+  history?: HistoryOptions;
 }
 
 /**
@@ -90,10 +96,15 @@ interface Held {
   at: number;
   /** The promise writeBehind hands out for it, and how to settle it. */
   settled: { promise: Promise<void>; resolve(): void; reject(error: unknown): void };
+  /** Every reported value it was given, in order, for the history (not only the newest per twin). */
+  points: RecordedPoints;
 }
 
 /** How often held writes are looked at: each device's are committed when due, so commits spread out. */
 const HELD_TICK_MS = 200;
+
+/** How often the history's chunks that aged out of twins that stopped reporting are looked for. */
+const HISTORY_SWEEP_MS = 60_000;
 
 /** Default bound of the write queue, in changes. */
 export const DEFAULT_MAX_PENDING = 100_000;
@@ -105,6 +116,7 @@ type Operation =
       twins: [string, TwinRow | null][];
       outbox: OutboxEntry[];
       at: number;
+      points: Readonly<RecordedPoints> | undefined;
     }
   | { kind: 'state'; id: string; state: string; lastOnline: string | null };
 
@@ -114,6 +126,8 @@ type Operation =
  * commit.ts): their promises settle once the transaction holding them has committed, and a write's twins
  * and outbox records commit together or not at all. Reads see committed state only. The synchronous
  * methods (upsertDevice, removeDevice, ackOutbox) first commit what is queued, so all applies in call order.
+ * Every reported value a write carries is also a point of its twin's history (store-history.ts), committed
+ * with it, best-effort.
  */
 export class TwinStore {
   private readonly queue: GroupCommit<Operation>;
@@ -129,6 +143,8 @@ export class TwinStore {
   /** What flushHeld queued and is waiting for its commit: put back if refused, unless written since. */
   private readonly flushing = new Map<string, Held>();
   private heldTimer: NodeJS.Timeout | undefined;
+  private readonly historyStore: TwinHistory;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private lastFailure: TwinStoreHealth['error'];
 
@@ -143,19 +159,29 @@ export class TwinStore {
     this.writeBehindMs = options.writeBehindMs ?? DEFAULT_WRITE_BEHIND_MS;
     const log = options.log ?? silentLogger;
     this.log = log;
+    this.historyStore = new TwinHistory(db, options.history ?? {}, log);
     const hooks = {
       keyOf: (op: Operation) => op.id,
       begin: () => {
         this.batch = new WriteBatch(this.sql, this.mirror);
+        this.historyStore.begin();
       },
       apply: (op: Operation) => this.apply(op),
-      end: () => this.batch.write(),
+      end: () => {
+        this.batch.write();
+        this.historyStore.write(this.batch);
+      },
       committed: () => {
         this.batch.committed();
+        this.historyStore.committed();
         this.lastFailure = undefined;
       },
     };
     this.queue = new GroupCommit(db, hooks, options.maxPending ?? DEFAULT_MAX_PENDING, log);
+    if (this.historyStore.enabled) {
+      this.sweepTimer = setInterval(() => this.historyStore.sweep(), HISTORY_SWEEP_MS);
+      this.sweepTimer.unref();
+    }
   }
 
   /** Opens (creating or migrating) the store at `path`; ':memory:' for a throwaway one. */
@@ -232,12 +258,13 @@ export class TwinStore {
     this.known.add(row.id);
   }
 
-  /** Removes the device with its attributes and twins; its outbox records stay until acked. */
+  /** Removes the device with its attributes, twins and their history; its outbox records stay until acked. */
   removeDevice(id: string): void {
     void this.flushHeld();
     this.queue.flush();
     this.sql.removeDevice.run(id);
     this.known.delete(id);
+    this.historyStore.forgetDevice(id);
   }
 
   devices(): DeviceRow[] {
@@ -290,7 +317,10 @@ export class TwinStore {
       ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
     );
     const size = Math.max(1, twins.length + outbox.length);
-    return this.enqueue({ kind: 'write', id, twins, outbox, at: Date.now() }, size);
+    return this.enqueue(
+      { kind: 'write', id, twins, outbox, at: Date.now(), points: this.record(id, changed) },
+      size,
+    );
   }
 
   /**
@@ -315,8 +345,18 @@ export class TwinStore {
         reject = rej;
       });
       promise.catch(() => {}); // callers that did not wait are told by the log
-      held = { twins: new Map(), outbox: new Map(), at: Date.now(), settled: { promise, resolve, reject } };
+      held = {
+        twins: new Map(),
+        outbox: new Map(),
+        at: Date.now(),
+        settled: { promise, resolve, reject },
+        points: [],
+      };
       this.held.set(id, held);
+    }
+    if (this.known.has(id)) {
+      const points = this.historyStore.record(id, changed);
+      if (points) for (const point of points) held.points.push(point);
     }
     // Encoded when flushed, once per twin however many reports it got (the twin module never modifies a
     // twin it handed over: an update makes new ones).
@@ -329,6 +369,25 @@ export class TwinStore {
   /** Queues the device's state (and last online time, kept when not given) like write(). */
   setState(id: string, state: string, lastOnline?: string): Promise<void> {
     return this.enqueue({ kind: 'state', id, state, lastOnline: lastOnline ?? null }, 1);
+  }
+
+  /**
+   * Reported values of one twin, oldest first (in the order recorded): the newest `limit` (default 1000, at
+   * most 10,000) points at or after `since` (ms since the epoch) within the retention (TwinStoreOptions.
+   * history). A point is each reported value whose value or metadata timestamp differs from the twin's
+   * previous one, so a device reporting the same value every second makes a point every second, and a
+   * change of the desired value alone makes none. Committed points only, as for the twins: what writeBehind
+   * holds shows once it is committed. None for an unknown device or twin, or with history off. Throws
+   * TypeError for a `since` that is not a number or a `limit` that is not an integer ≥ 0.
+   */
+  history(id: string, property: string, query?: HistoryQuery): HistoryPoint[] {
+    return this.historyStore.read(id, property, query);
+  }
+
+  /** How much history is kept per twin (`maxPoints` 0: history is off). */
+  get historyRetention(): { maxPoints: number; maxAgeMs: number } {
+    const { maxPoints, maxAgeMs } = this.historyStore;
+    return { maxPoints, maxAgeMs };
   }
 
   /** Up to `limit` (default 1000) outbox records, oldest first; one per device. */
@@ -383,6 +442,8 @@ export class TwinStore {
     void this.flushHeld();
     this.closed = true;
     this.queue.close();
+    clearInterval(this.sweepTimer);
+    this.historyStore.compactAll();
     this.db.close();
   }
 
@@ -408,6 +469,20 @@ export class TwinStore {
   }
 
   /**
+   * The history points of a write: its reported values, after those writeBehind holds of the device (older,
+   * they would otherwise be committed after it).
+   */
+  private record(id: string, changed: Record<string, MsgTwin | null>): RecordedPoints | undefined {
+    if (!this.known.has(id)) return undefined;
+    const points = this.historyStore.record(id, changed);
+    const held = this.held.get(id);
+    if (!held || held.points.length === 0) return points;
+    const earlier = held.points;
+    held.points = [];
+    return points ? earlier.concat(points) : earlier;
+  }
+
+  /**
    * One queued operation, inside the group transaction: a state is written at once; a write's rows are
    * staged in the batch, which writes them, coalesced, at the end of the transaction.
    */
@@ -419,6 +494,7 @@ export class TwinStore {
     }
     for (const [name, row] of op.twins) this.batch.twin(op.id, name, row);
     this.batch.sync(op.id, op.outbox, op.at);
+    if (op.points) this.historyStore.stage(op.points);
   }
 
   /**
@@ -438,7 +514,10 @@ export class TwinStore {
         ([name, twin]): OutboxEntry => [name, twin && JSON.stringify(twin)],
       );
       const size = Math.max(1, twins.length + outbox.length);
-      const write = this.enqueue({ kind: 'write', id, twins, outbox, at: held.at }, size);
+      const write = this.enqueue(
+        { kind: 'write', id, twins, outbox, at: held.at, points: held.points },
+        size,
+      );
       this.flushing.set(id, held);
       writes.push(
         write.then(
@@ -481,6 +560,7 @@ export class TwinStore {
       for (const [name, twin] of refused.twins) if (!current.twins.has(name)) current.twins.set(name, twin);
       for (const [name, twin] of refused.outbox)
         if (!current.outbox.has(name)) current.outbox.set(name, twin);
+      current.points = refused.points.concat(current.points);
       current.settled.promise.then(refused.settled.resolve, refused.settled.reject);
     } else {
       // Due again a full period on, and last in the map, which is ordered by when each became due.

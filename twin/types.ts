@@ -44,3 +44,19 @@ export interface Refused {
 }
 
 export type ApplyResult = Applied | Refused;
+
+/** One point of a twin's history of reported values (TwinStore.history). */
+export interface HistoryPoint {
+  /** ms since the epoch: the reported value's metadata timestamp, else when the store was given it. */
+  t: number;
+  /** The value as the twin holds it. */
+  v: string;
+}
+
+/** Which points TwinStore.history returns. */
+export interface HistoryQuery {
+  /** Only points at or after this time, ms since the epoch. */
+  since?: number;
+  /** The newest this many of them (default 1000, at most 10,000). */
+  limit?: number;
+}
