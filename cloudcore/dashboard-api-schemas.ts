@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { PropertyInfo } from '../device-models/internal.js';
 
 /**
  * The dashboard API's payloads, as TypeBox schemas: Fastify validates requests and serialises responses with
@@ -59,17 +60,6 @@ const Twins = Type.Record(Type.String(), TwinView);
 const Delta = Type.Record(Type.String(), Type.String(), {
   description: 'The desired value of each twin whose reported value differs from it.',
 });
-
-/** What the DeviceModel says of a property (the dashboard shows it where the API sends it; the edge does not). */
-export const PropertyInfo = Type.Object({
-  type: Type.Optional(Type.String()),
-  accessMode: Type.Optional(Type.String()),
-  minimum: Type.Optional(Type.String()),
-  maximum: Type.Optional(Type.String()),
-  unit: Type.Optional(Type.String()),
-  description: Type.Optional(Type.String()),
-});
-export type PropertyInfo = Static<typeof PropertyInfo>;
 
 export const DeviceView = Type.Composite([
   DeviceSummary,

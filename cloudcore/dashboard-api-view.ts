@@ -3,17 +3,12 @@ import {
   type DeviceModel,
   type DeviceStatusFields,
   type PropertyType,
+  propertyInfo,
   sameTwinValue,
   type Twin,
   twinTypeOf,
 } from '../device-models/internal.js';
-import type {
-  DeviceSummary,
-  DeviceView,
-  PropertyInfo,
-  TwinView,
-  ValueView,
-} from './dashboard-api-schemas.js';
+import type { DeviceSummary, DeviceView, TwinView, ValueView } from './dashboard-api-schemas.js';
 
 /**
  * The pure core of cloudcore's dashboard API: what Kubernetes holds for one device (the Device, its model, the
@@ -107,21 +102,6 @@ export function deviceView(record: DeviceRecord, connected: (node: string) => bo
     delta: twinDelta(twins),
     properties: propertyInfo(record.model),
   };
-}
-
-/** The model's word on each property: type, access, bounds, unit, description (as written). */
-export function propertyInfo(model: DeviceModel | undefined): Record<string, PropertyInfo> {
-  const info: Record<string, PropertyInfo> = {};
-  for (const p of model?.spec?.properties ?? []) {
-    if (!p?.name) continue;
-    const { type, accessMode, minimum, maximum, unit, description } = p;
-    info[p.name] = Object.fromEntries(
-      Object.entries({ type, accessMode, minimum, maximum, unit, description }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    );
-  }
-  return info;
 }
 
 /** The twin type as the edge shows it: from the model property, else the type the edge reported, else string. */

@@ -9,6 +9,7 @@ export * from './crds.js';
 export * from './errors.js';
 export * from './eventbus.js';
 export * from './hub.js';
+export * from './property-info.js';
 export * from './protocols/ble.js';
 export {
   asDefinition,

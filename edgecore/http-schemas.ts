@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { PropertyInfo } from '../device-models/internal.js';
 
 /**
  * The edge HTTP API's schemas: Fastify validates requests and serialises responses with them, the OpenAPI
@@ -81,17 +82,6 @@ const Delta = Type.Record(Type.String(), Type.String(), {
 });
 
 /** A device with its twins and delta. */
-/** What the DeviceModel says of a property, as written there (the dashboard shows units, bounds, access). */
-export const PropertyInfo = Type.Object({
-  type: Type.Optional(Type.String()),
-  accessMode: Type.Optional(Type.String()),
-  minimum: Type.Optional(Type.String()),
-  maximum: Type.Optional(Type.String()),
-  unit: Type.Optional(Type.String()),
-  description: Type.Optional(Type.String()),
-});
-export type PropertyInfo = Static<typeof PropertyInfo>;
-
 export const DeviceView = Type.Object(
   {
     ...DeviceSummary.properties,

@@ -1,8 +1,7 @@
-import type { DeviceModel } from '../device-models/index.js';
-import { type MsgTwin, twinReason } from '../device-models/internal.js';
+import { type MsgTwin, propertyInfo, twinReason } from '../device-models/internal.js';
 import { computeDelta } from '../twin/rules.js';
 import type { EdgeContext } from './context.js';
-import type { DeviceSummary, DeviceView, PropertyInfo, TwinView } from './http-schemas.js';
+import type { DeviceSummary, DeviceView, TwinView } from './http-schemas.js';
 import type { TwinModule } from './twin-module.js';
 
 const version = (v: MsgTwin['expected_version']) => (v ? `${v.cloud ?? 0}.${v.edge ?? 0}` : undefined);
@@ -84,18 +83,4 @@ export function deviceViews(ctx: EdgeContext, twin: TwinModule): DeviceViews {
       };
     },
   };
-}
-
-/** The model's word on each property: type, access, bounds, unit, description (as written, absent ones left out). */
-function propertyInfo(model: DeviceModel): Record<string, PropertyInfo> {
-  const info: Record<string, PropertyInfo> = {};
-  for (const p of model.spec?.properties ?? []) {
-    if (!p?.name) continue;
-    const { type, accessMode, minimum, maximum, unit, description } = p;
-    const entry: PropertyInfo = {};
-    for (const [key, value] of Object.entries({ type, accessMode, minimum, maximum, unit, description }))
-      if (value !== undefined && value !== null) entry[key as keyof PropertyInfo] = String(value);
-    info[p.name] = entry;
-  }
-  return info;
 }
