@@ -17,7 +17,6 @@ export interface FleetEdgesStart {
   edges: { node: string; token: string; join: string }[];
   servers: string[];
   dir: string;
-  namespace: string;
   properties: string[];
   periodMs: number;
   writeBehindMs: number;

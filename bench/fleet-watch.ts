@@ -27,6 +27,7 @@ export class StatusWatch {
   private abort?: AbortController;
   private resourceVersion = '';
   private stopped = false;
+  private timer?: NodeJS.Timeout;
   private readonly path: string;
 
   constructor(
@@ -58,6 +59,7 @@ export class StatusWatch {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.timer);
     this.abort?.abort();
   }
 
@@ -94,10 +96,19 @@ export class StatusWatch {
       },
       () => {
         if (this.stopped) return;
-        // Again from where it ended (a new list after 410 Gone); a failure to reconnect is tried again.
-        void (gone ? this.list() : Promise.resolve()).then(() => this.watch()).catch(() => this.watch());
+        // Again from where it ended (a new list after 410 Gone); a failure is tried again a second later.
+        this.restart(gone);
       },
     );
+  }
+
+  private restart(relist: boolean): void {
+    if (this.stopped) return;
+    (relist ? this.list() : Promise.resolve())
+      .then(() => this.watch())
+      .catch(() => {
+        this.timer = setTimeout(() => this.restart(relist), 1000);
+      });
   }
 
   private seen(object: StatusObject, at: number): void {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CloudPki } from '../cloudcore/pki.js';
-import { type Cluster, startCluster } from '../test/k8s/cluster.js';
+import { startCluster } from '../test/k8s/cluster.js';
 import {
   createFleetDevices,
   fleetNode,
@@ -12,13 +12,12 @@ import {
 } from '../test/support/fleet-devices.js';
 import {
   type CloudProcess,
-  cloudMetrics,
   killCloudProcess,
   startCloudProcess,
   stopCloudProcess,
 } from '../test/support/fleet-replicas.js';
-import { cores, type ProcSample, procSample, promSum, quantile } from '../test/support/fleet-stats.js';
 import { waitFor } from '../test/support/wait-for.js';
+import { sample, servedBy, windowFigures } from './fleet-figures.js';
 import { EdgeProcess } from './fleet-host.js';
 import { StatusWatch } from './fleet-watch.js';
 
@@ -40,6 +39,9 @@ export interface FleetSettings {
   createConcurrency: number;
   /** How long the edges go on reporting after the kill before they stop (s). */
   afterKillSeconds: number;
+  /** Where each replica's log is kept (`<id>.log`), and Node options for the replicas (e.g. `--cpu-prof`). */
+  logDir?: string;
+  replicaNodeArgs?: string[];
 }
 
 export function fleetSettings(env: NodeJS.ProcessEnv = process.env): FleetSettings {
@@ -60,12 +62,13 @@ export function fleetSettings(env: NodeJS.ProcessEnv = process.env): FleetSettin
     edgeProcesses: number('FLEET_EDGE_PROCESSES', 2),
     createConcurrency: number('FLEET_CREATE_CONCURRENCY', 32),
     afterKillSeconds: number('FLEET_AFTER_KILL_SECONDS', 10),
+    ...(env.FLEET_LOG_DIR ? { logDir: env.FLEET_LOG_DIR } : {}),
+    ...(env.FLEET_REPLICA_NODE_ARGS ? { replicaNodeArgs: env.FLEET_REPLICA_NODE_ARGS.split(' ') } : {}),
   };
 }
 
 const NAMESPACE = 'default';
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -125,10 +128,8 @@ export async function benchFleet(
         kubeconfig: cluster.kubeconfig,
         pkiDir,
         statusIntervalMs: s.statusIntervalMs,
-        ...(process.env.FLEET_REPLICA_NODE_ARGS
-          ? { nodeArgs: process.env.FLEET_REPLICA_NODE_ARGS.split(' ') }
-          : {}),
-        ...(process.env.FLEET_LOG_DIR ? { logFile: join(process.env.FLEET_LOG_DIR, `${id}.log`) } : {}),
+        ...(s.replicaNodeArgs ? { nodeArgs: s.replicaNodeArgs } : {}),
+        ...(s.logDir ? { logFile: join(s.logDir, `${id}.log`) } : {}),
       });
       replicas.push(replica);
       cleanups.push(() => stopCloudProcess(replica));
@@ -153,7 +154,6 @@ export async function benchFleet(
           edges: edges.filter((_, e) => e % hosts.length === h),
           servers: replicas.map((r) => r.url),
           dir,
-          namespace: NAMESPACE,
           properties,
           periodMs: s.periodMs,
           writeBehindMs: s.writeBehindMs,
@@ -229,55 +229,7 @@ export async function benchFleet(
     await pause(s.seconds * 1000);
     const after = await sample(cluster, replicas, hosts, [apiserverPid, etcdPid], counts);
     watch.recording = false;
-    const window = (after.at - before.at) / 1000;
-    const rate = (n: number) => Math.round(n / window);
-    const latencies = watch.latencies.sort((a, b) => a - b);
-    const shown = watch.shown.sort((a, b) => a - b);
-    print(
-      `fleet: ${s.edges} edges × ${s.devices} devices × ${s.properties} properties every ${s.periodMs} ms; ` +
-        `2 replicas, --status-interval ${s.statusIntervalMs} ms, edge writeBehindMs ${s.writeBehindMs}; ` +
-        `${window.toFixed(1)} s window after ${s.warmupSeconds} s warm-up`,
-    );
-    print(
-      `  reports: ${rate(after.edges.reported - before.edges.reported)}/s made at the edges` +
-        (after.edges.skipped > before.edges.skipped
-          ? ` (${rate(after.edges.skipped - before.edges.skipped)}/s skipped: the edge processes fell behind)`
-          : '') +
-        `, ${rate(watch.covered)}/s reached DeviceStatus (as values or coalesced into newer ones); ` +
-        `outboxes hold ${after.edges.outbox} records`,
-    );
-    const cloud = (m: Sample, name: string, labels: Record<string, string> = {}) =>
-      m.cloud.every((t) => t.includes(name))
-        ? m.cloud.reduce((n, t) => n + promSum(t, name, labels), 0)
-        : undefined;
-    const cloudRate = (name: string, labels: Record<string, string> = {}) => {
-      const [from, to] = [cloud(before, name, labels), cloud(after, name, labels)];
-      return from === undefined || to === undefined ? 'n/a' : `${rate(to - from)}/s`;
-    };
-    // Server-side apply counts as verb APPLY, a merge patch as PATCH, a replace as UPDATE.
-    const api = (labels: Record<string, string | RegExp>) =>
-      `${rate(promSum(after.apiserver, 'apiserver_request_total', labels) - promSum(before.apiserver, 'apiserver_request_total', labels))}/s`;
-    const writes = /^(APPLY|PATCH|UPDATE|POST)$/;
-    print(
-      `  status writes: cloudcore (both replicas) ${cloudRate('edgetwin_cloudcore_status_patches_total', { result: 'ok' })} ` +
-        `sent, ${cloudRate('edgetwin_cloudcore_status_reports_total', { type: 'twins' })} twin reports taken, ` +
-        `${cloudRate('edgetwin_cloudcore_status_reports_coalesced_total')} coalesced; the API server took ` +
-        `${api({ verb: writes, resource: 'devicestatuses' })} DeviceStatus writes, ` +
-        `${api({ verb: writes, resource: 'devices', subresource: 'status' })} Device status writes, ` +
-        `${api({ verb: writes, resource: 'events' })} Event writes, ${api({ verb: writes, resource: 'leases' })} ` +
-        `Lease writes, ${api({})} requests in all`,
-    );
-    print(
-      `  sync latency, report made → DeviceStatus shows it or newer: p50 ${s1(quantile(latencies, 0.5))}, ` +
-        `p99 ${s1(quantile(latencies, 0.99))} (${latencies.length} reports); values that showed: ` +
-        `p50 ${s1(quantile(shown, 0.5))}, p99 ${s1(quantile(shown, 0.99))}`,
-    );
-    for (const [i, replica] of replicas.entries())
-      print(`  ${replica.id}: ${usage(before.procs[i], after.procs[i])}, ${servedBy(hosts, replica)} edges`);
-    print(
-      `  kube-apiserver: ${usage(before.procs[2], after.procs[2])}; etcd: ${usage(before.procs[3], after.procs[3])}; ` +
-        `edge processes: ${before.hosts.map((b, i) => usage(b, after.hosts[i])).join(', ')}`,
-    );
+    for (const line of windowFigures(s, before, after, watch, replicas, hosts)) print(line);
 
     // SIGKILL the replica serving the most edges.
     const victim = replicas.reduce((a, b) => (servedBy(hosts, b) > servedBy(hosts, a) ? b : a));
@@ -348,42 +300,4 @@ export async function benchFleet(
 /** Runs the cleanups, newest first, each once (a signal may run them while the benchmark's own run does). */
 export async function cleanUp(cleanups: (() => Promise<unknown>)[]): Promise<void> {
   for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) await cleanup().catch(() => {});
-}
-
-interface Sample {
-  at: number;
-  cloud: string[];
-  apiserver: string;
-  procs: (ProcSample | undefined)[];
-  hosts: (ProcSample | undefined)[];
-  edges: { reported: number; skipped: number; outbox: number };
-}
-
-async function sample(
-  cluster: Cluster,
-  replicas: CloudProcess[],
-  hosts: EdgeProcess[],
-  pids: number[],
-  counts: () => Promise<{ reported: number; skipped: number; outbox: number }>,
-): Promise<Sample> {
-  const at = performance.now();
-  const procs = [...replicas.map((r) => procSample(r.child.pid ?? 0)), ...pids.map((pid) => procSample(pid))];
-  const [cloud, apiserver, edges] = await Promise.all([
-    Promise.all(replicas.map((r) => cloudMetrics(r))),
-    cluster.run(['get', '--raw', '/metrics']),
-    counts(),
-  ]);
-  return { at, cloud, apiserver, procs, hosts: hosts.map((h) => procSample(h.pid)), edges };
-}
-
-function usage(from: ProcSample | undefined, to: ProcSample | undefined): string {
-  if (!from || !to) return 'n/a';
-  return `${cores(from, to).toFixed(2)} cores, RSS ${mb(to.rssBytes)}`;
-}
-
-function servedBy(hosts: EdgeProcess[], replica: CloudProcess): number {
-  let count = 0;
-  for (const host of hosts)
-    for (const link of host.links.values()) if (link.up && link.server === replica.url) count++;
-  return count;
 }

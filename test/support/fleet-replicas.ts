@@ -113,9 +113,9 @@ export async function stopCloudProcess(cloud: CloudProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The Prometheus text a replica serves at /metrics. */
-export async function cloudMetrics(cloud: CloudProcess): Promise<string> {
-  const response = await fetch(`${cloud.metricsUrl}/metrics`);
+/** The Prometheus text a replica serves at /metrics (rejects after `timeoutMs`, default 30 s). */
+export async function cloudMetrics(cloud: CloudProcess, timeoutMs = 30_000): Promise<string> {
+  const response = await fetch(`${cloud.metricsUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`${cloud.id} /metrics answered ${response.status}`);
   return response.text();
 }
