@@ -18,7 +18,7 @@ import {
 } from '../test/support/fleet-replicas.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { sample, servedBy, windowFigures } from './fleet-figures.js';
-import { EdgeProcess } from './fleet-host.js';
+import { EdgeProcess, type LinkState } from './fleet-host.js';
 import { StatusWatch } from './fleet-watch.js';
 
 /** What a fleet run is made of; every field has an environment variable (fleetSettings). */
@@ -236,22 +236,22 @@ export async function benchFleet(
     const moving = servedBy(hosts, victim);
     const killedAt = Date.now();
     await killCloudProcess(victim);
+    const served = (link: LinkState) =>
+      link.up && !(link.connectedAt < killedAt && link.server === victim.url);
+    const links = () => hosts.flatMap((host) => [...host.links.values()]);
     const back = await waitFor(
       'every edge connected again',
-      () => {
-        let last = killedAt;
-        for (const host of hosts)
-          for (const link of host.links.values()) {
-            if (!link.up || (link.connectedAt < killedAt && link.server === victim.url)) return false;
-            last = Math.max(last, link.connectedAt);
-          }
-        return { after: last - killedAt };
-      },
+      () =>
+        links().every(served) && {
+          after: Math.max(killedAt, ...links().map((l) => l.connectedAt)) - killedAt,
+        },
       300_000,
-    );
+    ).catch(() => undefined);
     print(
-      `failover: ${victim.id} (serving ${moving} edges) SIGKILLed; every edge connected again after ` +
-        `${(back.after / 1000).toFixed(2)} s`,
+      `failover: ${victim.id} (serving ${moving} edges) SIGKILLed; ` +
+        (back
+          ? `every edge connected again after ${(back.after / 1000).toFixed(2)} s`
+          : `after 300 s, ${links().filter(served).length} of ${s.edges} edges connected`),
     );
     await pause(s.afterKillSeconds * 1000);
     await Promise.all(hosts.map((h) => h.report(false)));
