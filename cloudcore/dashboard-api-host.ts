@@ -1,18 +1,7 @@
 import { isIP } from 'node:net';
+import { LOOPBACK_HOSTS, parseHost } from '../sdk/internal.js';
 
-/** Host names answered on any bind and any port: no rebound page can send them. */
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-
-/** `host[:port]` → lower-case name without brackets or trailing dot, and the port (undefined when absent). */
-function parseHost(header: string): { name: string; port: number | undefined } | undefined {
-  const match = header.trim().match(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::(\d{1,5}))?$/);
-  if (!match) return undefined;
-  const name = match[1]!
-    .replace(/^\[|\]$/g, '')
-    .toLowerCase()
-    .replace(/\.$/, '');
-  return { name, port: match[2] === undefined ? undefined : Number(match[2]) };
-}
+const LOOPBACK = new Set(LOOPBACK_HOSTS);
 
 /**
  * The DNS-rebinding guard of the dashboard API (the rule of the edge's HTTP API, which cloudcore may not

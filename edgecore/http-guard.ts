@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { LOOPBACK_HOSTS as LOOPBACK, parseHost } from '../sdk/internal.js';
 
 /** An HTTP answer refused before routing: status, reason and extra fields of the JSON error. */
 export class HttpError extends Error {
@@ -12,19 +13,7 @@ export class HttpError extends Error {
   }
 }
 
-/** Host names the API answers to on any bind: the loopback names. */
-const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
-
-/** `host[:port]` → lower-case name without brackets or trailing dot, and the port (undefined when absent). */
-export function parseHost(header: string): { name: string; port: number | undefined } | undefined {
-  const match = header.trim().match(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::(\d{1,5}))?$/);
-  if (!match) return undefined;
-  const name = match[1]!
-    .replace(/^\[|\]$/g, '')
-    .toLowerCase()
-    .replace(/\.$/, '');
-  return { name, port: match[2] === undefined ? undefined : Number(match[2]) };
-}
+export { parseHost };
 
 /**
  * The DNS-rebinding guard: which Host headers the API answers. Served are the loopback names and the bind

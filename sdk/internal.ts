@@ -16,6 +16,7 @@ export {
 } from './broker/event-bus-acl.js';
 export { LocalTransport } from './broker/local-transport.js';
 export type { BusTransport, TransportEvents } from './eventbus/transport.js';
+export { LOOPBACK_HOSTS, parseHost } from './http-host.js';
 export * from './index.js';
 export { createPusher, type Pusher, type PushSample } from './push/index.js';
 export { isRegistration } from './registration.js';
