@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { MsgTwin } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
+import { spreadOf } from '../sdk/runtime/timers.js';
 import { type OutboxEntry, OutboxMirror, WriteBatch } from './store-batch.js';
 import { TwinStoreClosed, TwinStoreFull, TwinStoreUnknownDevice } from './store-errors.js';
 import { createPrivateDbFile, restrictDbSidecars } from './store-file-mode.js';
@@ -92,8 +93,10 @@ export const DEFAULT_WRITE_BEHIND_MS = 5000;
 interface Held {
   twins: Map<string, MsgTwin | null>;
   outbox: Map<string, MsgTwin | null>;
-  /** When the first of what is held came: it is due writeBehindMs later. */
+  /** When the first of what is held came. */
   at: number;
+  /** When it is committed: at most writeBehindMs after `at` (see `dueAfter`). */
+  due: number;
   /** The promise writeBehind hands out for it, and how to settle it. */
   settled: { promise: Promise<void>; resolve(): void; reject(error: unknown): void };
   /** Every reported value it was given, in order, for the history (not only the newest per twin). */
@@ -349,6 +352,7 @@ export class TwinStore {
         twins: new Map(),
         outbox: new Map(),
         at: Date.now(),
+        due: Date.now() + this.dueAfter(id),
         settled: { promise, resolve, reject },
         points: [],
       };
@@ -501,10 +505,10 @@ export class TwinStore {
    * Queues what `writeBehind` holds since `due` or earlier (default: all of it), one write per device, and
    * settles their promises once committed.
    */
-  private async flushHeld(due = Number.POSITIVE_INFINITY): Promise<void> {
+  private async flushHeld(now = Number.POSITIVE_INFINITY): Promise<void> {
     const writes: Promise<void>[] = [];
     for (const [id, held] of this.held) {
-      if (held.at > due) break;
+      if (held.due > now) continue;
       this.held.delete(id);
       const twins = [...held.twins].map(([name, twin]): [string, TwinRow | null] => [
         name,
@@ -563,16 +567,25 @@ export class TwinStore {
       current.points = refused.points.concat(current.points);
       current.settled.promise.then(refused.settled.resolve, refused.settled.reject);
     } else {
-      // Due again a full period on, and last in the map, which is ordered by when each became due.
-      refused.at = Date.now();
+      // Due again a full period on.
+      refused.due = Date.now() + this.writeBehindMs;
       this.held.set(id, refused);
     }
     if (!this.heldTimer) this.startHeldTimer();
   }
 
+  /**
+   * How long what a device reports is held: between half of writeBehindMs and all of it, at a place of the
+   * device's own. Devices that started together (and so began holding together) are then committed a few at
+   * a time over several ticks, not in one transaction that holds the event loop for tens of milliseconds.
+   */
+  private dueAfter(id: string): number {
+    return this.writeBehindMs * (1 - spreadOf(id) / 2);
+  }
+
   private startHeldTimer(): void {
     const tick = Math.min(HELD_TICK_MS, this.writeBehindMs);
-    this.heldTimer = setInterval(() => void this.flushHeld(Date.now() - this.writeBehindMs), tick);
+    this.heldTimer = setInterval(() => void this.flushHeld(Date.now()), tick);
     this.heldTimer.unref();
   }
 

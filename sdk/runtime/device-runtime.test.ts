@@ -17,6 +17,8 @@ function setup(options: { report?: ReportStrategy; maxWriteAttempts?: number } =
     mapper: device.mapper(),
     bus,
     random: () => 0.5,
+    // Cycles a whole period apart from the first read, so that the ticks below land on them.
+    spread: 0.5,
     backoff: { initialMs: 500, maxMs: 8000, jitter: 0 },
     ...(options.maxWriteAttempts ? { maxWriteAttempts: options.maxWriteAttempts } : {}),
   });
@@ -225,7 +227,9 @@ describe('DeviceRuntime: report strategies', () => {
   }
 
   it('reports every cycle by default (KubeEdge)', async () => {
-    expect(await reportedFor(undefined, [20, 20, 20, 21])).toEqual(['20', '20', '20', '20', '21']);
+    // The read and the report of one cycle are due together, the read first: a device that answers at once
+    // is reported with what it answered in that cycle.
+    expect(await reportedFor(undefined, [20, 20, 20, 21])).toEqual(['20', '20', '20', '21', '21']);
   });
 
   it('reports on change', async () => {
@@ -251,5 +255,53 @@ describe('DeviceRuntime: report strategies', () => {
   it('reports at least every heartbeat without change', async () => {
     const values = Array.from({ length: 12 }, () => 20);
     expect(await reportedFor({ onChange: true, heartbeat: 5000 }, values)).toEqual(['20', '20', '20']);
+  });
+});
+
+describe('DeviceRuntime: each device keeps its own place in the period', () => {
+  /** When (ms after start) a device whose cycles sit at `spread` reads, over `ms`. */
+  async function readTimes(
+    spread: number | undefined,
+    id = 'default/thermostat',
+    ms = 3500,
+  ): Promise<number[]> {
+    const device = new ScriptedDevice();
+    device.values.set('temperature', 20);
+    device.values.set('setpoint', 21);
+    const times: number[] = [];
+    const started = Date.now();
+    const runtime = new DeviceRuntime({
+      device: { ...scriptedDevice(), id },
+      mapper: device.mapper(),
+      bus: new RecordingBus(),
+      ...(spread === undefined ? {} : { spread }),
+    });
+    runtime.on('reading', (name: string) => {
+      if (name === 'temperature') times.push(Date.now() - started);
+    });
+    await runtime.start();
+    await tick(ms);
+    await runtime.stop();
+    return times;
+  }
+
+  it('reads at once, then at (spread + ½) of a period, then every period', async () => {
+    expect(await readTimes(0)).toEqual([0, 500, 1500, 2500, 3500]);
+    expect(await readTimes(0.5)).toEqual([0, 1000, 2000, 3000]);
+    expect(await readTimes(0.9)).toEqual([0, 1400, 2400, 3400]);
+  });
+
+  it('spreads devices that start together over the period, each at a place its id gives, the same every start', async () => {
+    const places = await Promise.all(
+      Array.from(
+        { length: 20 },
+        async (_, i) => (await readTimes(undefined, `default/meter-${i}`, 1500))[1]!,
+      ),
+    );
+    expect(new Set(places).size).toBeGreaterThan(15);
+    for (const place of places) expect(place).toBeGreaterThanOrEqual(500);
+    for (const place of places) expect(place).toBeLessThan(1500);
+    expect(Math.max(...places) - Math.min(...places)).toBeGreaterThan(700);
+    expect((await readTimes(undefined, 'default/meter-3', 1500))[1]).toBe(places[3]);
   });
 });

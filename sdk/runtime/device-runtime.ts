@@ -20,7 +20,7 @@ import type { DeviceBus, ReportedValue } from './device-bus.js';
 import { type LastReport, shouldReport } from './report-filter.js';
 import { SerialQueue } from './serial-queue.js';
 import { type CycleOutcome, cycleOutcome, errorOutcome, OFFLINE_AFTER_TIMEOUTS } from './state-policy.js';
-import { Timers } from './timers.js';
+import { spreadOf, Timers } from './timers.js';
 
 export interface DeviceRuntimeOptions {
   device: ResolvedDevice;
@@ -38,6 +38,11 @@ export interface DeviceRuntimeOptions {
   connections?: ConnectionPool;
   /** Attempts per desired value before giving up (default 5). */
   maxWriteAttempts?: number;
+  /**
+   * Where in each period this device's cycles run, a fraction in [0, 1) (default: `spreadOf(device.id)`); ½ runs
+   * them a whole period after the first read, as a plain interval would.
+   */
+  spread?: number;
 }
 
 /** The runtime's own view: `connecting` is internal; the others are what `state/update` carries. */
@@ -72,6 +77,8 @@ export class DeviceRuntime extends EventEmitter {
   private readonly stopping = new Abort();
   private readonly queue = new SerialQueue();
   private readonly timeoutMs: number;
+  /** Each device keeps its own place in the period, so that devices on one line do not all ask at once. */
+  private readonly spread: number;
   private session?: Timers;
   private driver?: Driver<unknown, unknown>;
   private attempt = 0;
@@ -95,6 +102,7 @@ export class DeviceRuntime extends EventEmitter {
     this.id = options.device.id;
     this.log = (options.log ?? silentLogger).child({ device: this.id });
     this.timeoutMs = options.mapper.timeoutMs?.(options.device.config as never) ?? DEFAULT_TIMEOUT_MS;
+    this.spread = options.spread ?? spreadOf(this.id);
     this.writer = new DesiredWriter({
       device: options.device,
       log: this.log,
@@ -134,7 +142,9 @@ export class DeviceRuntime extends EventEmitter {
       }),
     );
     if (device.stateReport.reportToCloud)
-      this.lifecycle.every(device.stateReport.reportCycle, () => this.publishState());
+      this.lifecycle.every(device.stateReport.reportCycle, () => this.publishState(), {
+        spread: this.spread,
+      });
     this.connecting = this.connect();
   }
 
@@ -243,11 +253,14 @@ export class DeviceRuntime extends EventEmitter {
     for (const [cycle, group] of groupBy(polled, (p) => p.property.collectCycle)) {
       // The same points every cycle: a driver may keep what it planned for them (keyed by the array).
       const points = group.map((g) => g.point);
-      session.every(cycle, () => this.collect(driver, group, points), { immediate: true });
+      session.every(cycle, () => this.collect(driver, group, points), {
+        immediate: true,
+        spread: this.spread,
+      });
     }
     const reported = this.options.device.properties.filter((p) => p.reportToCloud);
     for (const [cycle, group] of groupBy(reported, (p) => p.reportCycle))
-      session.every(cycle, () => this.report(group));
+      session.every(cycle, () => this.report(group), { spread: this.spread });
     void this.catchUpDesired(session);
   }
 

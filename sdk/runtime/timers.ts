@@ -18,8 +18,13 @@ export class Timers {
     this.handles.add(handle);
   }
 
-  /** Calls `fn` every `ms`, first after `ms` (or at once with `immediate`), never two runs at a time. */
-  every(ms: number, fn: () => Promise<void>, options: { immediate?: boolean } = {}): void {
+  /**
+   * Calls `fn` every `ms`, first after `ms` (or at once with `immediate`), never two runs at a time.
+   * With `spread` (a fraction in [0, 1), see `spreadOf`) the runs after the first are shifted by
+   * (spread − ½)·ms: timers started together then land spread over the whole period instead of at one
+   * instant, while the gap from the first run to the second stays ms on average.
+   */
+  every(ms: number, fn: () => Promise<void>, options: { immediate?: boolean; spread?: number } = {}): void {
     if (this.stopped) return;
     let running = false;
     const finished = () => {
@@ -37,7 +42,14 @@ export class Timers {
       this.intervals.add(setInterval(tick, ms));
       if (options.immediate) tick();
     };
-    if (options.immediate) queueMicrotask(begin);
+    if (options.spread !== undefined) {
+      if (options.immediate) queueMicrotask(tick);
+      this.after(Math.max(0, Math.round(ms * (0.5 + options.spread))), () => {
+        if (this.stopped) return;
+        this.intervals.add(setInterval(tick, ms));
+        tick();
+      });
+    } else if (options.immediate) queueMicrotask(begin);
     else begin();
   }
 
@@ -53,4 +65,15 @@ export class Timers {
     this.handles.clear();
     this.intervals.clear();
   }
+}
+
+/**
+ * Where in its period a timer keyed `key` (a device's id) runs, as a fraction in [0, 1): the same for the
+ * same key on every start, and uniform over many keys (FNV-1a). Devices that share a line or a gateway and
+ * start together then take turns spread over the period rather than queueing behind each other at once.
+ */
+export function spreadOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) / 2 ** 32;
 }
