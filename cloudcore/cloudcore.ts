@@ -36,6 +36,8 @@ export interface CloudCoreOptions {
   hosts?: string[];
   /** At most one status patch per device per this many ms. */
   statusIntervalMs?: number;
+  /** Status writes in flight at the API server at most (default 32). */
+  apiConcurrency?: number;
   /**
    * Where twins go: `DeviceStatus` (the default; Device.status on a cluster without a DeviceStatus resource, as
    * with KubeEdge's CRDs), or `Device` for Device.status. Whether the /status subresource exists is discovered.
@@ -128,6 +130,7 @@ export class CloudCore {
         kubeConfig,
         log: log.child({ module: 'cloudcore:status' }),
         intervalMs: options.statusIntervalMs ?? 500,
+        ...(options.apiConcurrency !== undefined ? { maxInFlight: options.apiConcurrency } : {}),
         target: options.statusTarget ?? 'DeviceStatus',
         metrics: this.metrics,
         device: (key) => this.controller?.device(key),

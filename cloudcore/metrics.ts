@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestSlots } from './request-slots.js';
 
 /**
  * cloudcore's Prometheus metrics, in one registry (served by cloudcore's HTTP endpoint; nothing here listens).
@@ -47,6 +48,25 @@ export class CloudMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+
+  private statusSlots?: RequestSlots;
+  readonly statusInFlight: Gauge = new Gauge({
+    name: 'edgetwin_cloudcore_status_writes_in_flight',
+    help: 'Status writes at the API server now (bounded by --api-concurrency).',
+    registers: [this.registry],
+    collect: () => this.statusInFlight.set(this.statusSlots?.inFlight ?? 0),
+  });
+  readonly statusQueued: Gauge = new Gauge({
+    name: 'edgetwin_cloudcore_status_writes_queued',
+    help: 'Devices whose status write waits for a slot (their reports keep merging into it meanwhile).',
+    registers: [this.registry],
+    collect: () => this.statusQueued.set(this.statusSlots?.queued ?? 0),
+  });
+
+  /** The status writer's slots, read at each scrape. */
+  watchStatusSlots(slots: RequestSlots): void {
+    this.statusSlots = slots;
+  }
 
   // --- Kubernetes Events (DeviceEvents) ---
   readonly events = new Counter({

@@ -6,6 +6,7 @@ import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
 import { type Logger, silentLogger } from '../sdk/logger.js';
 import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
+import { waitFor } from '../test/support/wait-for.js';
 import { DeviceController } from './device-controller.js';
 import { CloudMetrics } from './metrics.js';
 import { StatusWriter } from './status-writer.js';
@@ -216,6 +217,61 @@ describe('StatusWriter against a real kube-apiserver', () => {
     await report;
     expect(twinsOf(await getJson('devicestatus', 's4')).level).toMatchObject({ reported: { value: '7' } });
     await expect(w.reportTwins('default/s4', { level: twin('8') })).rejects.toThrow(/stopped/);
+  });
+
+  describe('StatusWriter: a bound on writes in flight', () => {
+    let proxy: TcpProxy;
+    const names = Array.from({ length: 8 }, (_, i) => `bound-${i}`);
+
+    beforeAll(async () => {
+      await cluster.run(
+        ['apply', '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: names.map(device) }),
+      );
+      proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.server).port) });
+      // The DeviceController has them before the writer asks (a DeviceStatus is owned by its Device).
+      await waitFor('the devices in the controller', () =>
+        names.every((name) => controller.device(`default/${name}`)),
+      );
+    });
+
+    afterAll(() => proxy?.close());
+
+    /** A kubeconfig through the proxy. */
+    const proxied = () => {
+      const config = new KubeConfig();
+      config.loadFromString(
+        readFileSync(cluster.kubeconfig, 'utf8').replace(cluster.server, `https://${proxy.address}`),
+      );
+      return config;
+    };
+
+    it('keeps at most maxInFlight requests at the API server; the devices waiting still write their newest values', async () => {
+      const kubeConfig = proxied();
+      const w = new StatusWriter({
+        kubeConfig,
+        log: silentLogger,
+        intervalMs: 0,
+        target: 'DeviceStatus',
+        device: (key) => controller.device(key),
+        maxInFlight: 2,
+      });
+      // Each device: a read, the DeviceStatus created, and three applies — 8 devices at once.
+      await Promise.all(names.map((name) => w.reportTwins(`default/${name}`, { t: twin('1') })));
+      const first = proxy.mostInFlight();
+      const reports = names.flatMap((name) => [
+        w.reportTwins(`default/${name}`, { t: twin('2') }),
+        w.reportTwins(`default/${name}`, { t: twin('3') }),
+      ]);
+      await Promise.all(reports);
+      await w.stop();
+      expect(first).toBe(2);
+      expect(proxy.mostInFlight()).toBe(2);
+      for (const name of names)
+        expect(twinsOf(await getJson('devicestatus', name)).t).toMatchObject({
+          reported: { value: '3' },
+        });
+    });
   });
 
   describe('when the API server cannot be reached', () => {

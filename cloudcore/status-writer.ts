@@ -3,6 +3,7 @@ import type { Device, MsgTwinMap, Twin } from '../device-models/index.js';
 import type { Logger } from '../sdk/logger.js';
 import { DeviceEvents, type EventLimits } from './events.js';
 import type { CloudMetrics } from './metrics.js';
+import { RequestSlots } from './request-slots.js';
 import { apiErrorCode, describeApiError, StatusApi, type StatusTarget } from './status-api.js';
 import {
   describeStatusMode,
@@ -39,7 +40,15 @@ export interface StatusWriterContext {
   lastSeenIntervalMs?: number;
   /** Kubernetes Events on state changes and refused desired values: their limits, or false for none. */
   events?: Partial<EventLimits> | false;
+  /**
+   * Status writes in flight at the API server at most (default 32); a device waiting for its turn keeps merging
+   * its reports into the write it will send.
+   */
+  maxInFlight?: number;
 }
+
+/** Default of `maxInFlight`. */
+export const DEFAULT_MAX_IN_FLIGHT = 32;
 
 interface Waiter {
   resolve(): void;
@@ -94,6 +103,8 @@ export class StatusWriter {
   private readonly api: StatusApi;
   private readonly events?: DeviceEvents;
   private readonly pending = new Map<string, Entry>();
+  /** The bound on writes in flight, shared by every device's writes. */
+  readonly slots: RequestSlots;
   private stopped = false;
   private writeCount = 0;
   private mode?: StatusMode;
@@ -103,6 +114,8 @@ export class StatusWriter {
 
   constructor(private readonly ctx: StatusWriterContext) {
     this.api = new StatusApi(ctx.kubeConfig, ctx.metrics);
+    this.slots = new RequestSlots(ctx.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    ctx.metrics?.watchStatusSlots(this.slots);
     if (ctx.events !== false)
       this.events = new DeviceEvents({
         kubeConfig: ctx.kubeConfig,
@@ -229,31 +242,37 @@ export class StatusWriter {
     }, delay);
   }
 
-  /** Starts a write of what is pending now. */
+  /**
+   * Starts a write of what is pending: once the write has a slot (RequestSlots), with what is pending then, so
+   * that reports arriving while it waits go in the same write.
+   */
   private flush(key: string, entry: Entry): void {
-    const batch: Change = {
-      updates: entry.updates,
-      state: entry.state,
-      lastOnlineTime: entry.lastOnlineTime,
-      seen: entry.seen,
-      since: entry.since,
-    };
-    const waiters = entry.waiters;
-    entry.updates = new Map();
-    entry.state = undefined;
-    entry.lastOnlineTime = undefined;
-    entry.seen = undefined;
-    entry.since = undefined;
-    entry.waiters = [];
     entry.busy = true;
-    entry.lastStart = Date.now();
     entry.flight = (async () => {
+      const release = await this.slots.acquire();
+      const batch: Change = {
+        updates: entry.updates,
+        state: entry.state,
+        lastOnlineTime: entry.lastOnlineTime,
+        seen: entry.seen,
+        since: entry.since,
+      };
+      const waiters = entry.waiters;
+      entry.updates = new Map();
+      entry.state = undefined;
+      entry.lastOnlineTime = undefined;
+      entry.seen = undefined;
+      entry.since = undefined;
+      entry.waiters = [];
+      entry.lastStart = Date.now();
       try {
         if (!entry.forgotten) await this.write(key, entry, batch);
         for (const w of waiters) w.resolve();
       } catch (error) {
         this.failed(key, entry, batch, error);
         for (const w of waiters) w.reject(error);
+      } finally {
+        release();
       }
       entry.busy = false;
       // Not in Kubernetes and nothing waiting (a failed first read, an unknown device): forget it.

@@ -22,6 +22,7 @@ describe('edgetwin cloud flags', () => {
     pki: '/nonexistent',
     host: [],
     statusInterval: 500,
+    apiConcurrency: 32,
     statusTarget: 'DeviceStatus',
     keepalive: 15,
     joinLedger: 'kubernetes',
@@ -39,6 +40,10 @@ describe('edgetwin cloud flags', () => {
     expect(await run({ joinLedger: 'etcd' })).toEqual({
       code: 1,
       errors: ['edgetwin cloud: --join-ledger etcd: expected kubernetes or file'],
+    });
+    expect(await run({ apiConcurrency: 0 })).toEqual({
+      code: 1,
+      errors: ['edgetwin cloud: --api-concurrency 0: expected a whole number ≥ 1'],
     });
     expect(await run({ leaderLease: 0 })).toEqual({
       code: 1,

@@ -10,6 +10,7 @@ export interface CloudCliOptions {
   pki: string;
   host: string[];
   statusInterval: number;
+  apiConcurrency: number;
   statusTarget: string;
   keepalive: number;
   /** `--dashboard` alone (true), or its `host:port`; absent: no dashboard. */
@@ -77,6 +78,10 @@ export async function runCloud(options: CloudCliOptions, out: Output): Promise<n
       out.stderr(`edgetwin cloud: ${flag} ${value}: expected whole seconds`);
       return 1;
     }
+  if (!(Number.isInteger(options.apiConcurrency) && options.apiConcurrency >= 1)) {
+    out.stderr(`edgetwin cloud: --api-concurrency ${options.apiConcurrency}: expected a whole number ≥ 1`);
+    return 1;
+  }
   const metrics = options.metrics === undefined ? undefined : parseListen(options.metrics);
   if (options.metrics !== undefined && !metrics) {
     out.stderr(`edgetwin cloud: --metrics ${options.metrics}: expected host:port, e.g. :10361`);
@@ -111,6 +116,7 @@ export async function runCloud(options: CloudCliOptions, out: Output): Promise<n
     ...listen,
     hosts: options.host,
     statusIntervalMs: options.statusInterval,
+    apiConcurrency: options.apiConcurrency,
     statusTarget: options.statusTarget,
     keepaliveMs: options.keepalive * 1000,
     replication,

@@ -223,6 +223,12 @@ export function createProgram(out: Output): { program: Command; run(argv: string
     )
     .option('--status-interval <ms>', 'at most one status patch per device per interval', Number, 500)
     .option(
+      '--api-concurrency <n>',
+      'status writes in flight at the API server at most; the others wait, merging newer reports',
+      Number,
+      32,
+    )
+    .option(
       '--status-target <kind>',
       'DeviceStatus (Device.status where the cluster has no DeviceStatus resource), or Device',
       'DeviceStatus',
