@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EdgetwinError } from '../device-models/errors.js';
 
 /** A node that holds a certificate of this cloud: the one it was last issued (sha256 of its DER, hex). */
@@ -40,8 +41,15 @@ export interface LedgerStore {
   write(data: LedgerData, version: string | undefined): Promise<boolean>;
 }
 
-/** A change that lost this many races in a row gives up (with JOIN_LEDGER_BUSY). */
-const MAX_TRIES = 8;
+/**
+ * A change that lost a race is made again after a wait drawn at random up to FIRST_WAIT_MS, then up to twice as
+ * long after each race lost, at most MAX_WAIT_MS ("full jitter": replicas that collided do not collide again in
+ * step); after MAX_TRIES races lost in a row it gives up with JOIN_LEDGER_BUSY. The waits add up to 4.6 s at
+ * worst (25 + 50 + … + 800 + 3 × 1 000 ms, half that on average), inside the 10 s a joining edge waits.
+ */
+const MAX_TRIES = 10;
+const FIRST_WAIT_MS = 25;
+const MAX_WAIT_MS = 1_000;
 
 /**
  * What joins have happened: the tokens already spent (a token is good for one join; the JWT alone cannot say
@@ -113,8 +121,9 @@ export class JoinLedger {
 
   /**
    * Runs `change` alone (no other change of this process runs meanwhile) on the ledger as stored now; what it
-   * returns is written before `update` resolves. A change that throws writes nothing; one that lost a race with
-   * another writer is run again on what that writer stored.
+   * returns is written before `update` resolves. A change that throws writes nothing, nor does one that changes
+   * nothing; one that lost a race with another writer is run again on what that writer stored, after a random
+   * wait that grows with each race lost (MAX_TRIES).
    */
   update<T>(change: (ledger: LedgerEditor) => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
@@ -137,6 +146,7 @@ export class JoinLedger {
             'JOIN_LEDGER_BUSY',
             `${this.store.where}: changed by another writer ${tries} times in a row; try again`,
           );
+        await sleep(Math.random() * Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** (tries - 1)));
       }
     });
     this.queue = run.catch(() => undefined);

@@ -24,12 +24,19 @@ export interface EdgeHubContext {
   store: TwinStore;
   log: Logger;
   metadata: CloudMetadata;
-  /** Unacknowledged reports are sent again after this long, ms (default 5 000). */
+  /**
+   * An unacknowledged report is sent again after this long, ms (default 5 000), then after twice as long each
+   * time until the cloud takes it, up to 12 times as long (a minute by default); each delay is drawn ±20 %.
+   */
   resendMs?: number;
+  /** Source of randomness for the resend jitter, [0, 1) (default Math.random). */
+  random?: () => number;
 }
 
 const SOURCE = 'edgehub';
 const OUTBOX_BATCH = 1000;
+/** Resends back off to at most this many resendMs (a minute with the default 5 s). */
+const RESEND_CAP = 12;
 const isMessage = validatorFor(HubMessage);
 const isDevice = validatorFor(HubDevice);
 const isMembership = validatorFor(HubMembership);
@@ -45,8 +52,12 @@ const isMembership = validatorFor(HubMembership);
  * Cloud → edge: devices are applied and stored (CloudMetadata) before the 200 goes back.
  * Edge → cloud: twin syncs come from the store's persistent outbox (one record per device, the newest state
  * of each twin, so a report made while disconnected, or before a restart, is sent once connected) and leave
- * it only when the cloud answers 200 (in Kubernetes) or 4xx (never will be); device states are sent on change and all again on
- * each connect. Emits `connected` and `disconnected`.
+ * it only when the cloud answers 200 (in Kubernetes) or a 4xx other than 429 (never will be); device states are
+ * sent on change and all again on each connect. What the cloud does not take (no answer, 5xx, 429) is sent
+ * again with capped exponential backoff and jitter, so that a slow cloud is not sent every report again every
+ * few seconds by every edge: after resendMs, 2×, 4×… up to RESEND_CAP × resendMs, each ±20 %; the outbox
+ * starts again from resendMs once the cloud takes a batch of it, and everything does on each connect (which
+ * sends all at once, as before). Emits `connected` and `disconnected`.
  */
 export class EdgeHub extends EventEmitter {
   private ws?: WebSocket;
@@ -57,11 +68,16 @@ export class EdgeHub extends EventEmitter {
   private reconnectTimer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
   private resendTimer?: NodeJS.Timeout;
+  /** When resendTimer fires (undefined: not armed). */
+  private resendAt?: number;
   private stopped = false;
-  /** Outbox records in flight, by message id. */
-  private readonly inFlight = new Map<string, { seqs: number[]; sentAt: number }>();
-  /** Device states not yet acknowledged, by device id. */
-  private readonly states = new Map<string, { state: HubState; msgId?: string; sentAt: number }>();
+  /** Outbox records in flight, by message id: sent again, all of them, at outboxDueAt. */
+  private readonly inFlight = new Map<string, number[]>();
+  private outboxDueAt = 0;
+  /** Times the outbox was sent again since the cloud last took a batch of it (or since connecting). */
+  private outboxTries = 0;
+  /** Device states not yet acknowledged, by device id; each sent again at its dueAt, after `tries` resends. */
+  private readonly states = new Map<string, PendingState>();
   private pumpQueued = false;
   /**
    * The devices the cloud lists for this node (its membership message, sent first on each connect); until it
@@ -118,7 +134,7 @@ export class EdgeHub extends EventEmitter {
   /** A device changed state. */
   notifyState(id: string, state: string, lastOnlineTime?: string): void {
     if (!this.ctx.metadata.has(id)) return;
-    this.states.set(id, { state: { state, ...(lastOnlineTime ? { lastOnlineTime } : {}) }, sentAt: 0 });
+    this.states.set(id, pendingState(state, lastOnlineTime));
     this.sendState(id);
   }
 
@@ -148,7 +164,6 @@ export class EdgeHub extends EventEmitter {
       this.attempt = 0;
       log.info({ cloud: server, node: nodeName }, 'connected to cloudcore');
       this.armWatchdog();
-      this.resendTimer = setInterval(() => this.resend(), Math.max(50, (this.ctx.resendMs ?? 5000) / 2));
       this.onConnected();
       this.emit('connected', server);
     });
@@ -214,19 +229,21 @@ export class EdgeHub extends EventEmitter {
   private clearTimers(): void {
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
-    clearInterval(this.resendTimer);
+    clearTimeout(this.resendTimer);
+    this.resendAt = undefined;
     this.inFlight.clear();
   }
 
   private onConnected(): void {
     this.listed = undefined;
+    this.outboxTries = 0;
     for (const device of this.ctx.store.devices())
       if (this.ctx.metadata.has(device.id) && device.state)
-        this.states.set(device.id, {
-          state: { state: device.state, ...(device.lastOnline ? { lastOnlineTime: device.lastOnline } : {}) },
-          sentAt: 0,
-        });
-    for (const id of this.states.keys()) this.sendState(id);
+        this.states.set(device.id, pendingState(device.state, device.lastOnline));
+    for (const [id, entry] of this.states) {
+      entry.tries = 0;
+      this.sendState(id);
+    }
     this.pump();
     this.sendKeepalive();
   }
@@ -256,9 +273,10 @@ export class EdgeHub extends EventEmitter {
         { records: records.length, devices: byDevice.size, dropped: dropped.length },
         'outbox sent',
       );
+    if (byDevice.size > 0) this.outboxDueAt = this.resendDue(this.outboxTries);
     for (const [id, { twin, seqs }] of byDevice) {
       const message = hubMessage(SOURCE, 'update', hubResources.twin(this.ctx.config.nodeName, id), { twin });
-      this.inFlight.set(message.header.msg_id, { seqs, sentAt: Date.now() });
+      this.inFlight.set(message.header.msg_id, seqs);
       this.send(message);
     }
     if (byDevice.size === 0 && dropped.length > 0 && records.length === OUTBOX_BATCH) this.notifyOutbox();
@@ -267,11 +285,7 @@ export class EdgeHub extends EventEmitter {
   /** A device the cloud now holds that may have run here before (from devices.dirs): its outbox and state go. */
   private newlyHeld(id: string): void {
     const device = this.ctx.store.devices().find((d) => d.id === id);
-    if (device?.state)
-      this.states.set(id, {
-        state: { state: device.state, ...(device.lastOnline ? { lastOnlineTime: device.lastOnline } : {}) },
-        sentAt: 0,
-      });
+    if (device?.state) this.states.set(id, pendingState(device.state, device.lastOnline));
     this.sendState(id);
     this.notifyOutbox();
   }
@@ -282,17 +296,50 @@ export class EdgeHub extends EventEmitter {
     const resource = hubResources.state(this.ctx.config.nodeName, id);
     const message = hubMessage(SOURCE, 'update', resource, entry.state);
     entry.msgId = message.header.msg_id;
-    entry.sentAt = Date.now();
+    entry.dueAt = this.resendDue(entry.tries);
     this.send(message);
   }
 
+  /** When something sent now, after `tries` resends already, is sent again unless acknowledged; arms the timer. */
+  private resendDue(tries: number): number {
+    const resendMs = this.ctx.resendMs ?? 5000;
+    const delay = backoffDelay(tries, { initialMs: resendMs, maxMs: RESEND_CAP * resendMs }, this.ctx.random);
+    const at = Date.now() + delay;
+    this.armResend(at);
+    return at;
+  }
+
+  /** One timer for every resend: it fires at the earliest due time. */
+  private armResend(at: number): void {
+    if (this.resendAt !== undefined && this.resendAt <= at) return;
+    clearTimeout(this.resendTimer);
+    this.resendAt = at;
+    this.resendTimer = setTimeout(
+      () => {
+        this.resendAt = undefined;
+        this.resend();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /** Sends again what is due (the whole outbox in flight, or a state), each with the next, longer delay. */
   private resend(): void {
-    const due = Date.now() - (this.ctx.resendMs ?? 5000);
-    if ([...this.inFlight.values()].some((f) => f.sentAt < due)) {
+    const now = Date.now();
+    if (this.inFlight.size > 0 && this.outboxDueAt <= now) {
+      this.outboxTries++;
       this.inFlight.clear();
       this.pump();
     }
-    for (const [id, entry] of this.states) if (entry.sentAt < due) this.sendState(id);
+    for (const [id, entry] of this.states)
+      if (entry.dueAt <= now) {
+        entry.tries++;
+        this.sendState(id);
+      }
+    // What is not due yet keeps the timer armed.
+    if (!this.connected) return;
+    if (this.inFlight.size > 0) this.armResend(this.outboxDueAt);
+    for (const entry of this.states.values()) if (entry.msgId) this.armResend(entry.dueAt);
   }
 
   private send(message: HubMessage): void {
@@ -365,17 +412,31 @@ export class EdgeHub extends EventEmitter {
   private onResponse(message: HubMessage): void {
     const parent = message.header.parent_msg_id ?? '';
     const code = (message.content as { code?: number } | null)?.code ?? 0;
-    const done = code === 200 || (code >= 400 && code < 500);
+    // 429 (too many requests) is the cloud asking for time, not refusing: sent again, as a 5xx is.
+    const done = code === 200 || (code >= 400 && code < 500 && code !== 429);
     if (code !== 200) this.ctx.log.warn({ response: message.content }, 'cloudcore did not take a report');
-    const flight = this.inFlight.get(parent);
-    if (flight) {
-      // Not done (the cloud could not write it yet): stays in flight, so it is sent again after resendMs.
+    const seqs = this.inFlight.get(parent);
+    if (seqs) {
+      // Not done (the cloud could not write it yet): stays in flight, so it is sent again, later each time.
       if (!done) return;
-      this.ctx.store.ackOutbox(flight.seqs);
+      this.ctx.store.ackOutbox(seqs);
       this.inFlight.delete(parent);
+      this.outboxTries = 0;
       if (this.inFlight.size === 0) this.notifyOutbox();
       return;
     }
     for (const [id, entry] of this.states) if (entry.msgId === parent && done) this.states.delete(id);
   }
+}
+
+/** A device state waiting for the cloud's 200: its message id once sent, and when it is sent again. */
+interface PendingState {
+  state: HubState;
+  msgId?: string;
+  tries: number;
+  dueAt: number;
+}
+
+function pendingState(state: string, lastOnlineTime?: string): PendingState {
+  return { state: { state, ...(lastOnlineTime ? { lastOnlineTime } : {}) }, tries: 0, dueAt: 0 };
 }
