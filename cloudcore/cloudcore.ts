@@ -1,8 +1,9 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../sdk/internal.js';
 import { CloudHub } from './cloudhub.js';
 import type { DashboardApi } from './dashboard-api.js';
 import { DeviceController } from './device-controller.js';
+import { SharedAgentKubeConfig } from './kube-config.js';
 import { CloudMetrics } from './metrics.js';
 import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { toNodeObject } from './node-object.js';
@@ -103,7 +104,7 @@ export class CloudCore {
   async start(): Promise<void> {
     const { options } = this;
     const log = (options.log ?? silentLogger).child({ module: 'cloudcore' });
-    const kubeConfig = new KubeConfig();
+    const kubeConfig = new SharedAgentKubeConfig();
     if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
     else kubeConfig.loadFromDefault();
     try {

@@ -8,6 +8,7 @@ import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { DeviceController } from './device-controller.js';
+import { SharedAgentKubeConfig } from './kube-config.js';
 import { CloudMetrics } from './metrics.js';
 import { StatusWriter } from './status-writer.js';
 
@@ -219,7 +220,7 @@ describe('StatusWriter against a real kube-apiserver', () => {
     await expect(w.reportTwins('default/s4', { level: twin('8') })).rejects.toThrow(/stopped/);
   });
 
-  describe('StatusWriter: a bound on writes in flight', () => {
+  describe('StatusWriter: a bound on writes in flight, TLS sessions resumed', () => {
     let proxy: TcpProxy;
     const names = Array.from({ length: 8 }, (_, i) => `bound-${i}`);
 
@@ -237,9 +238,9 @@ describe('StatusWriter against a real kube-apiserver', () => {
 
     afterAll(() => proxy?.close());
 
-    /** A kubeconfig through the proxy. */
+    /** A kubeconfig through the proxy, with the shared agent cloudcore uses. */
     const proxied = () => {
-      const config = new KubeConfig();
+      const config = new SharedAgentKubeConfig();
       config.loadFromString(
         readFileSync(cluster.kubeconfig, 'utf8').replace(cluster.server, `https://${proxy.address}`),
       );
@@ -271,6 +272,9 @@ describe('StatusWriter against a real kube-apiserver', () => {
         expect(twinsOf(await getJson('devicestatus', name)).t).toMatchObject({
           reported: { value: '3' },
         });
+      // One agent for every request: after the first full handshake, the connections resume its TLS session.
+      expect(kubeConfig.tls.connections).toBeGreaterThan(30);
+      expect(kubeConfig.tls.resumed).toBeGreaterThanOrEqual(kubeConfig.tls.connections - 2);
     });
   });
 
