@@ -8,11 +8,11 @@ import { loadEdgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
 import { silentLogger } from '../sdk/internal.js';
+import { meterObject } from '../test/support/meter-object.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { CloudHub } from './cloudhub.js';
 import { CloudHubMetrics } from './cloudhub-metrics.js';
-import type { NodeObject } from './node-session.js';
 import { CloudPki } from './pki.js';
 
 /**
@@ -25,32 +25,7 @@ import { CloudPki } from './pki.js';
 const NODE = 'node-f';
 const KEY = 'default/meter-f';
 
-const object: NodeObject = {
-  key: KEY,
-  resourceVersion: '5',
-  content: {
-    model: {
-      apiVersion: 'devices.kubeedge.io/v1beta1',
-      kind: 'DeviceModel',
-      metadata: { name: 'meter', namespace: 'default' },
-      spec: {
-        protocol: 'meterProtocol',
-        properties: [{ name: 'level', type: 'INT', accessMode: 'ReadOnly' }],
-      },
-    },
-    device: {
-      apiVersion: 'devices.kubeedge.io/v1beta1',
-      kind: 'Device',
-      metadata: { name: 'meter-f', namespace: 'default' },
-      spec: {
-        deviceModelRef: { name: 'meter' },
-        nodeName: NODE,
-        protocol: { protocolName: 'meterProtocol' },
-        properties: [{ name: 'level' }],
-      },
-    },
-  },
-};
+const object = meterObject(NODE, 'meter-f', '5');
 
 describe('an edge with several cloudcore addresses', () => {
   let dir: string;

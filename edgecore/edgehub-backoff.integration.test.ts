@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudHub } from '../cloudcore/cloudhub.js';
-import type { NodeObject } from '../cloudcore/node-session.js';
 import { CloudPki } from '../cloudcore/pki.js';
 import { silentLogger } from '../sdk/internal.js';
 import { FleetEdge } from '../test/support/fleet-edge.js';
+import { meterObject } from '../test/support/meter-object.js';
 import { waitFor } from '../test/support/wait-for.js';
 
 /**
@@ -27,32 +27,7 @@ const RESEND_MS = 100;
  */
 const WINDOW_MS = 1_500;
 
-const object: NodeObject = {
-  key: KEY,
-  resourceVersion: '3',
-  content: {
-    model: {
-      apiVersion: 'devices.kubeedge.io/v1beta1',
-      kind: 'DeviceModel',
-      metadata: { name: 'meter', namespace: 'default' },
-      spec: {
-        protocol: 'meterProtocol',
-        properties: [{ name: 'level', type: 'INT', accessMode: 'ReadOnly' }],
-      },
-    },
-    device: {
-      apiVersion: 'devices.kubeedge.io/v1beta1',
-      kind: 'Device',
-      metadata: { name: 'meter-b', namespace: 'default' },
-      spec: {
-        deviceModelRef: { name: 'meter' },
-        nodeName: NODE,
-        protocol: { protocolName: 'meterProtocol' },
-        properties: [{ name: 'level' }],
-      },
-    },
-  },
-};
+const object = meterObject(NODE, 'meter-b', '3');
 
 describe('an edge whose cloud answers 503', () => {
   let dir: string;
