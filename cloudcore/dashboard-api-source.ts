@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { compareText } from '../device-models/compare-text.js';
 import type { Device, DeviceModel, DeviceStatus } from '../device-models/internal.js';
 import type { Logger } from '../sdk/logger.js';
 import type { DeviceRecord } from './dashboard-api-view.js';
@@ -59,7 +60,7 @@ export class DashboardSource {
     return this.devices
       .list()
       .map((o) => this.recordOf(o as Device))
-      .sort((a, b) => keyOf(a.device).localeCompare(keyOf(b.device)));
+      .sort((a, b) => compareText(keyOf(a.device), keyOf(b.device)));
   }
 
   record(key: string): DeviceRecord | undefined {

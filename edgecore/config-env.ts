@@ -1,4 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
+import { compareText } from '../device-models/compare-text.js';
 import { EdgeConfig } from './config.js';
 
 /** Prefix of the environment variables that set edge.yaml fields: `EDGETWIN_HTTP__PORT=10351`. */
@@ -38,7 +39,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): {
   const overrides: ConfigOverride[] = [];
   const problems: OverrideProblem[] = [];
   const topLevel = Object.keys(EdgeConfig.properties).map((key) => key.toLowerCase());
-  for (const [name, text] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [name, text] of Object.entries(env).sort(([a], [b]) => compareText(a, b))) {
     if (!name.toUpperCase().startsWith(ENV_PREFIX) || text === undefined) continue;
     const keys = name.slice(ENV_PREFIX.length).split('__');
     if (keys.length === 1 && !topLevel.includes(keys[0]!.toLowerCase())) continue;

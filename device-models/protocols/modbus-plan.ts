@@ -1,3 +1,4 @@
+import { compareText } from '../compare-text.js';
 import type { ModelProperty } from '../schema/device-model.js';
 import { MODBUS_DATA_TYPES, type ModbusRegister, type ModbusVisitor, modbusDataType } from './modbus.js';
 
@@ -72,7 +73,7 @@ export function planModbusReads(
       start: point.visitor.offset,
       count: modbusPointSpan(point),
     }))
-    .sort((a, b) => a.register.localeCompare(b.register) || a.start - b.start);
+    .sort((a, b) => compareText(a.register, b.register) || a.start - b.start);
   const requests: ModbusReadRequest[] = [];
   let current: ModbusReadRequest | undefined;
   for (const item of items) {

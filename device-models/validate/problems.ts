@@ -1,3 +1,5 @@
+import { compareText } from '../compare-text.js';
+
 /**
  * `error`: the input is wrong and is refused. `warning`: the input is valid (KubeEdge would take it) but
  * probably not what was meant, e.g. a value read forever and sent nowhere.
@@ -34,7 +36,7 @@ export function formatProblem(problem: Problem): string {
 
 /** By file, then line, then column: the order a person reads them in. */
 export function compareProblems(a: Problem, b: Problem): number {
-  return a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col;
+  return compareText(a.file, b.file) || a.line - b.line || a.col - b.col;
 }
 
 /** The closest candidate to a mistyped value, for "did you mean …?" hints. */

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
+import { compareText } from '../compare-text.js';
 import type { PathSegment, Problem } from './problems.js';
 
 /** Files larger than this are refused before they are read (a Kubernetes object is at most ~1.5 MB). */
@@ -29,7 +30,7 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
     const info = await stat(path).catch(() => undefined);
     if (info?.isDirectory()) {
       const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) =>
-        a.name.localeCompare(b.name),
+        compareText(a.name, b.name),
       );
       const children = entries
         .filter((e) => !e.name.startsWith('.') && e.name !== 'node_modules')
