@@ -249,14 +249,7 @@ describe('StatusWriter against a real kube-apiserver', () => {
 
     it('keeps at most maxInFlight requests at the API server; the devices waiting still write their newest values', async () => {
       const kubeConfig = proxied();
-      const w = new StatusWriter({
-        kubeConfig,
-        log: silentLogger,
-        intervalMs: 0,
-        target: 'DeviceStatus',
-        device: (key) => controller.device(key),
-        maxInFlight: 2,
-      });
+      const w = writer({ kubeConfig, intervalMs: 0, maxInFlight: 2 });
       // Each device: a read, the DeviceStatus created, and three applies — 8 devices at once.
       await Promise.all(names.map((name) => w.reportTwins(`default/${name}`, { t: twin('1') })));
       const first = proxy.mostInFlight();
