@@ -3,7 +3,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { MsgTwin, MsgTwinMap } from '../device-models/index.js';
-import { type Logger, silentLogger } from '../sdk/logger.js';
+import { silentLogger } from '../sdk/logger.js';
+import { type LogLine, recordingLogger as recordingLines } from '../sdk/testing/recording-logger.js';
 import { type Cluster, startCluster } from '../test/k8s/cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
@@ -30,20 +31,16 @@ const device = (name: string) => ({
   spec: { deviceModelRef: { name: 'm' }, nodeName: 'node-a', protocol: { protocolName: 'modbus' } },
 });
 
+/** Every line logged, and the warnings among them (as they come). */
 function recordingLogger() {
-  const warnings: { obj: object | string; msg?: string }[] = [];
-  const lines: { level: string; obj: object | string; msg?: string }[] = [];
-  const log: Logger = {
-    ...silentLogger,
-    info: (obj, msg) => lines.push({ level: 'info', obj, msg }),
-    warn: (obj, msg) => {
-      warnings.push({ obj, msg });
-      lines.push({ level: 'warn', obj, msg });
-    },
-    error: (obj, msg) => lines.push({ level: 'error', obj, msg }),
-    child: () => log,
+  const { log, lines } = recordingLines();
+  const warnings: LogLine[] = [];
+  const warn = log.warn;
+  log.warn = (obj, msg) => {
+    warn(obj, msg);
+    warnings.push(lines.at(-1)!);
   };
-  return { log, warnings, lines };
+  return { log, lines, warnings };
 }
 
 describe('StatusWriter against a real kube-apiserver', () => {

@@ -3,8 +3,8 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../sdk/index.js';
 import { type TopicWatcher, watchTopics } from '../sdk/testing/index.js';
+import { type LogLine, recordingLogger } from '../sdk/testing/recording-logger.js';
 import { type ThermostatDir, thermostatDir } from '../test/support/thermostat-dir.js';
 import { TwinStore } from '../twin/store.js';
 import { edgeConfig } from './config.js';
@@ -21,24 +21,6 @@ const DEVICE = `/api/v1/devices/${ID}`;
 const topic = (suffix: string) => `$hw/events/device/${ID}/${suffix}`;
 /** Whether this build's TwinStore keeps history (another part of the work adds it). */
 const HAS_HISTORY = typeof (TwinStore.prototype as { history?: unknown }).history === 'function';
-
-interface Line {
-  level: string;
-  msg: string;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object | string, msg?: string) =>
-    void lines.push({ level, msg: msg ?? (typeof obj === 'string' ? obj : '') });
-  const log: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => log,
-  };
-  return log;
-}
 
 interface ServerEvent {
   event: string;
@@ -120,7 +102,7 @@ describe('edgecore HTTP API', () => {
   let fixture: ThermostatDir;
   let edge: EdgeCore | undefined;
   let watch: TopicWatcher | undefined;
-  let lines: Line[] = [];
+  let lines: LogLine[] = [];
   const streams: ReturnType<typeof openEvents>[] = [];
   const sockets: Socket[] = [];
 
@@ -139,7 +121,8 @@ describe('edgecore HTTP API', () => {
 
   /** edgecore, and an MQTT client playing the mapper that sees the results on `filter`. */
   async function startEdge(filter = '$hw/events/#', http: Record<string, unknown> = {}) {
-    lines = [];
+    const recorded = recordingLogger();
+    lines = recorded.lines;
     edge = new EdgeCore({
       config: edgeConfig({
         dataDir: join(fixture.dir, `data-${crypto.randomUUID().slice(0, 8)}`),
@@ -148,7 +131,7 @@ describe('edgecore HTTP API', () => {
         devices: { dirs: [fixture.dir], watch: false },
         mappers: { inProcess: false },
       }),
-      log: recordingLogger(lines),
+      log: recorded.log,
     });
     await edge.start();
     watch = await watchTopics(edge.brokerUrl, filter);

@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../sdk/index.js';
+import { type LogLine, recordingLogger } from '../sdk/testing/recording-logger.js';
 import { type ThermostatDir, thermostatDir } from '../test/support/thermostat-dir.js';
 import { edgeConfig } from './config.js';
 import { EdgeCore } from './edgecore.js';
@@ -11,29 +11,6 @@ import { EdgeCore } from './edgecore.js';
 /** The HTTP API against slow and excess clients, bad paths, foreign Hosts and a store that cannot write. */
 
 const ID = 'default/thermostat-01';
-
-interface Line {
-  level: string;
-  msg: string;
-  obj: unknown;
-}
-
-/** A logger that keeps what it is given (every child writes to the same list). */
-function recordingLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (obj: object | string, msg?: string): void => {
-      lines.push({ level, msg: msg ?? (typeof obj === 'string' ? obj : ''), obj });
-    };
-  const log: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => log,
-  };
-  return log;
-}
 
 /** Resolves when the socket is closed; rejects if it is still open after `ms` (a bound, not a sleep). */
 function closed(socket: Socket, ms: number): Promise<void> {
@@ -100,7 +77,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}) {
 describe('edgecore HTTP API hardening', () => {
   let dir: string;
   let edge: EdgeCore | undefined;
-  let lines: Line[];
+  let lines: LogLine[];
   const sockets: Socket[] = [];
 
   let fixture: ThermostatDir;
@@ -117,14 +94,15 @@ describe('edgecore HTTP API hardening', () => {
   afterAll(() => fixture.remove());
 
   async function startEdge(http: Record<string, unknown> = {}) {
-    lines = [];
+    const recorded = recordingLogger();
+    lines = recorded.lines;
     const config = edgeConfig({
       dataDir: join(dir, 'data'),
       eventBus: { internal: { port: 0 } },
       http: { port: 0, ...http },
       devices: { dirs: [dir], watch: false },
     });
-    edge = new EdgeCore({ config, log: recordingLogger(lines) });
+    edge = new EdgeCore({ config, log: recorded.log });
     await edge.start();
     return Number(new URL(edge.httpUrl).port);
   }

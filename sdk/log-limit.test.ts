@@ -1,23 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LogLimiter, rateLimitedLogger } from './log-limit.js';
-import type { Logger } from './logger.js';
-
-function recording() {
-  const lines: { level: string; obj: unknown; msg: string | undefined }[] = [];
-  const at =
-    (level: string) =>
-    (obj: object | string, msg?: string): void => {
-      lines.push({ level, obj, msg });
-    };
-  const log: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => log,
-  };
-  return { log, lines };
-}
+import { recordingLogger } from './testing/recording-logger.js';
 
 describe('LogLimiter', () => {
   it('lets `burst` lines of a key through per interval, then sums up the rest once the interval is over', () => {
@@ -49,7 +32,7 @@ describe('rateLimitedLogger', () => {
   });
 
   it('writes 20,000 repeats of one error as `burst` lines and one summary; other messages pass', () => {
-    const { log, lines } = recording();
+    const { log, lines } = recordingLogger();
     const limited = rateLimitedLogger(log, { burst: 3 });
     for (let i = 0; i < 20_000; i++) limited.error({ device: `d${i}` }, 'bad twin update');
     limited.warn('another thing');
@@ -66,7 +49,7 @@ describe('rateLimitedLogger', () => {
 
   it('writes the summary when the interval ends, with no further line needed, and then stops its timer', () => {
     vi.useFakeTimers();
-    const { log, lines } = recording();
+    const { log, lines } = recordingLogger();
     const limited = rateLimitedLogger(log, { burst: 1, intervalMs: 1000 });
     limited.warn({}, 'flood');
     limited.warn({}, 'flood');

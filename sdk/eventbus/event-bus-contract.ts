@@ -9,7 +9,7 @@ import {
   type TwinDelta,
   TwinUpdate,
 } from '../../device-models/eventbus.js';
-import type { Logger } from '../logger.js';
+import { recordingLogger } from '../testing/recording-logger.js';
 import { EventBus, type EventBusOptions } from './event-bus.js';
 import { dataUpdate, stateUpdate, twinUpdate, twinUpdateDelta, twinUpdateResult } from './topics.js';
 import type { BusTransport } from './transport.js';
@@ -43,25 +43,6 @@ async function inbox<S extends TSchema>(bus: EventBus, filter: string, schema: S
   const box = new Inbox<Static<S>>();
   await bus.subscribe(filter, schema, (topic, payload) => box.push(topic, payload));
   return box;
-}
-
-interface LogLine {
-  level: string;
-  obj: object | string;
-  msg?: string;
-}
-
-function recordingLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object | string, msg?: string) => lines.push({ level, obj, msg });
-  const log: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => log,
-  };
-  return { log, lines };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
