@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import { runToken } from '../edgecore/cli/join-command.js';
 import { joinCloud } from '../edgecore/join.js';
 import { silentLogger } from '../sdk/index.js';
+import { connectNode } from '../test/support/hub-connect.js';
 import { CloudHub } from './cloudhub.js';
 import { LEDGER_FILE } from './join-ledger.js';
 import { CloudPki } from './pki.js';
@@ -70,20 +71,7 @@ describe('join tokens: single use, bound to a node, no takeover without --force'
   }
 
   /** Connects to the hub with a joined node's certificate; resolves once the hub said hello (101) or refused. */
-  async function connect(certs: string, cloud = hub.url): Promise<{ ws: WebSocket; status: number }> {
-    const ws = new WebSocket(`wss://${cloud}/edge`, {
-      ca: await readFile(join(certs, 'ca.crt')),
-      cert: await readFile(join(certs, 'node.crt')),
-      key: await readFile(join(certs, 'node.key')),
-    });
-    sockets.push(ws);
-    const status = await new Promise<number>((resolve) => {
-      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.on('open', () => resolve(101));
-      ws.on('error', () => resolve(-1));
-    });
-    return { ws, status };
-  }
+  const connect = (certs: string, cloud = hub.url) => connectNode(certs, cloud, sockets);
 
   /** A ping answered by the hub: the connection is alive, not merely not yet noticed as dead. */
   async function pong(ws: WebSocket): Promise<void> {

@@ -1,14 +1,15 @@
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { hubMessage, hubResources } from '../device-models/internal.js';
 import { joinCloud } from '../edgecore/join.js';
 import { silentLogger } from '../sdk/logger.js';
 import { type Cluster, startCluster } from '../test/k8s/cluster.js';
+import { connectNode } from '../test/support/hub-connect.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { CloudCore } from './cloudcore.js';
 import { JoinLedger } from './join-ledger.js';
@@ -257,20 +258,7 @@ describe('cloudcore replicas: leader Lease, garbage, node Leases, shared join le
     return join(nodeDir, 'certs');
   }
 
-  async function connect(certs: string, url: string): Promise<{ ws: WebSocket; status: number }> {
-    const ws = new WebSocket(`wss://${url}/edge`, {
-      ca: await readFile(join(certs, 'ca.crt')),
-      cert: await readFile(join(certs, 'node.crt')),
-      key: await readFile(join(certs, 'node.key')),
-    });
-    sockets.push(ws);
-    const status = await new Promise<number>((resolve) => {
-      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.on('open', () => resolve(101));
-      ws.on('error', () => resolve(-1));
-    });
-    return { ws, status };
-  }
+  const connect = (certs: string, url: string) => connectNode(certs, url, sockets);
 
   it('shares the join ledger: a token spent on one replica is spent on all, and a node joined anywhere connects anywhere', async () => {
     const [a, b] = replicas.map((r) => r.url);
