@@ -8,6 +8,7 @@ import { loadEdgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
 import { silentLogger } from '../sdk/internal.js';
+import { joinedEdgeConfig } from '../test/support/joined-edge.js';
 import { meterObject } from '../test/support/meter-object.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
@@ -71,20 +72,11 @@ describe('an edge with several cloudcore addresses', () => {
     });
     const joined = await loadEdgeConfig(configFile);
     edge = new EdgeCore({
-      config: {
-        ...joined,
-        eventBus: { ...joined.eventBus, internal: { ...joined.eventBus.internal, port: 0 } },
-        http: { host: '127.0.0.1', port: 0 },
-        devices: { dirs: [], watch: false },
-        mappers: { ...joined.mappers, inProcess: false },
-        twin: { ...joined.twin, writeBehindMs: 0 },
-        cloud: {
-          ...joined.cloud,
-          servers: hubs.map((h) => h.proxy.address),
-          keepaliveSeconds: 0.3,
-          reconnectMaxSeconds: 0.5,
-        },
-      },
+      config: joinedEdgeConfig(
+        joined,
+        { servers: hubs.map((h) => h.proxy.address), keepaliveSeconds: 0.3, reconnectMaxSeconds: 0.5 },
+        { inProcessMappers: false, writeBehindMs: 0 },
+      ),
       cloudLink: { resendMs: 300 },
     });
     await edge.start();

@@ -18,6 +18,7 @@ import { loadEdgeConfig } from '../edgecore/config.js';
 import { EdgeCore } from '../edgecore/edgecore.js';
 import { joinCloud } from '../edgecore/join.js';
 import { createModbusSimulator, type ModbusSimulator } from '../mappers/modbus/simulator.js';
+import { joinedEdgeConfig } from '../test/support/joined-edge.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { TwinStore } from '../twin/store.js';
@@ -134,13 +135,11 @@ describe('CloudHub ↔ EdgeHub', () => {
   async function startEdge(node: string, cloudAddress = proxy.address) {
     const joined = await joinNode(node);
     const edge = new EdgeCore({
-      config: {
-        ...joined,
-        eventBus: { ...joined.eventBus, internal: { ...joined.eventBus.internal, port: 0 } },
-        http: { host: '127.0.0.1', port: 0 },
-        devices: { dirs: [], watch: false },
-        cloud: { ...joined.cloud, server: cloudAddress, keepaliveSeconds: 0.5, reconnectMaxSeconds: 0.5 },
-      },
+      config: joinedEdgeConfig(joined, {
+        server: cloudAddress,
+        keepaliveSeconds: 0.5,
+        reconnectMaxSeconds: 0.5,
+      }),
       adjustDevice: (d) => ({ ...d, config: { ...d.config, port: simulatorPort } }),
       cloudLink: { resendMs: 300 },
       log: process.env.TEST_LOG

@@ -15,6 +15,7 @@ import {
   startReplica,
   stopReplica,
 } from '../test/support/cloudcore-replica.js';
+import { joinedEdgeConfig } from '../test/support/joined-edge.js';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.js';
 import { waitFor } from '../test/support/wait-for.js';
 import { LEADER_LEASE } from './leader.js';
@@ -135,20 +136,11 @@ describe('cloudcore replicas: an edge survives the loss of the replica it is con
       });
       const joined = await loadEdgeConfig(configFile);
       const edge = new EdgeCore({
-        config: {
-          ...joined,
-          eventBus: { ...joined.eventBus, internal: { ...joined.eventBus.internal, port: 0 } },
-          http: { host: '127.0.0.1', port: 0 },
-          devices: { dirs: [], watch: false },
-          mappers: { ...joined.mappers, inProcess: false },
-          twin: { ...joined.twin, writeBehindMs: 0 },
-          cloud: {
-            ...joined.cloud,
-            servers: proxies.map((p) => p.address),
-            keepaliveSeconds: 1,
-            reconnectMaxSeconds: 1,
-          },
-        },
+        config: joinedEdgeConfig(
+          joined,
+          { servers: proxies.map((p) => p.address), keepaliveSeconds: 1, reconnectMaxSeconds: 1 },
+          { inProcessMappers: false, writeBehindMs: 0 },
+        ),
         cloudLink: { resendMs: 1_000 },
       });
       connects.push([]);
