@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EdgetwinError } from '../device-models/errors.js';
+import { backoffDelay } from '../sdk/runtime/backoff.js';
 
 /** A node that holds a certificate of this cloud: the one it was last issued (sha256 of its DER, hex). */
 export interface JoinedNode {
@@ -42,14 +43,13 @@ export interface LedgerStore {
 }
 
 /**
- * A change that lost a race is made again after a wait drawn at random up to FIRST_WAIT_MS, then up to twice as
- * long after each race lost, at most MAX_WAIT_MS ("full jitter": replicas that collided do not collide again in
- * step); after MAX_TRIES races lost in a row it gives up with JOIN_LEDGER_BUSY. The waits add up to 4.6 s at
- * worst (25 + 50 + … + 800 + 3 × 1 000 ms, half that on average), inside the 10 s a joining edge waits.
+ * A change that lost a race is made again after a wait drawn at random up to 25 ms, then up to twice as
+ * long after each race lost, at most 1 s (`backoffDelay` with a jitter of the whole delay: replicas that
+ * collided do not collide again in step); after MAX_TRIES races lost in a row it gives up with JOIN_LEDGER_BUSY.
+ * The waits add up to 4.6 s at worst (25 + 50 + … + 800 + 3 × 1 000 ms), inside the 10 s a joining edge waits.
  */
 const MAX_TRIES = 10;
-const FIRST_WAIT_MS = 25;
-const MAX_WAIT_MS = 1_000;
+const RETRY = { initialMs: 12.5, maxMs: 1_000, jitter: 1 } as const;
 
 /**
  * What joins have happened: the tokens already spent (a token is good for one join; the JWT alone cannot say
@@ -146,7 +146,7 @@ export class JoinLedger {
             'JOIN_LEDGER_BUSY',
             `${this.store.where}: changed by another writer ${tries} times in a row; try again`,
           );
-        await sleep(Math.random() * Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** (tries - 1)));
+        await sleep(backoffDelay(tries - 1, RETRY));
       }
     });
     this.queue = run.catch(() => undefined);

@@ -502,7 +502,7 @@ export class TwinStore {
   }
 
   /**
-   * Queues what `writeBehind` holds since `due` or earlier (default: all of it), one write per device, and
+   * Queues what `writeBehind` holds that is due by `now` (default: all of it), one write per device, and
    * settles their promises once committed.
    */
   private async flushHeld(now = Number.POSITIVE_INFINITY): Promise<void> {

@@ -20,7 +20,7 @@ export class Timers {
 
   /**
    * Calls `fn` every `ms`, first after `ms` (or at once with `immediate`), never two runs at a time.
-   * With `spread` (a fraction in [0, 1), see `spreadOf`) the runs after the first are shifted by
+   * `spread` (a fraction in [0, 1), see `spreadOf`; default ½) shifts the runs after the first by
    * (spread − ½)·ms: timers started together then land spread over the whole period instead of at one
    * instant, while the gap from the first run to the second stays ms on average.
    */
@@ -35,22 +35,13 @@ export class Timers {
       running = true;
       fn().then(finished, finished);
     };
-    // One interval for the whole run, no timer made per tick; made where the first run was due, so that
-    // runs due at the same time keep the order they had when each tick set the next one's timer.
-    const begin = () => {
-      if (this.stopped) return;
+    if (options.immediate) queueMicrotask(tick);
+    // One interval for the whole run, no timer made per tick; made where the second run is due, so that
+    // runs due at the same time keep the order they had when each was started.
+    this.after(Math.max(0, Math.round(ms * (0.5 + (options.spread ?? 0.5)))), () => {
       this.intervals.add(setInterval(tick, ms));
-      if (options.immediate) tick();
-    };
-    if (options.spread !== undefined) {
-      if (options.immediate) queueMicrotask(tick);
-      this.after(Math.max(0, Math.round(ms * (0.5 + options.spread))), () => {
-        if (this.stopped) return;
-        this.intervals.add(setInterval(tick, ms));
-        tick();
-      });
-    } else if (options.immediate) queueMicrotask(begin);
-    else begin();
+      tick();
+    });
   }
 
   get size(): number {
