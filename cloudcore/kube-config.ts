@@ -16,7 +16,7 @@ const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorize
  * clusters keep client-node's own agents.
  */
 export class SharedAgentKubeConfig extends KubeConfig {
-  private shared?: { credentials: string; agent: Agent };
+  private shared?: { options: AgentOptions; agent: Agent };
   /** TLS connections opened to the API server, and how many of them resumed a session. */
   readonly tls = { connections: 0, resumed: 0 };
 
@@ -26,9 +26,8 @@ export class SharedAgentKubeConfig extends KubeConfig {
     if (!(made instanceof Agent)) return;
     const options = (made as Agent & { options: AgentOptions }).options;
     // By content: client-node reads certificate files again for each request, into new Buffers.
-    const credentials = TLS_FIELDS.map((field) => text(options[field])).join('\n');
-    if (this.shared?.credentials !== credentials)
-      this.shared = { credentials, agent: this.agentWith(options) };
+    if (!this.shared || !TLS_FIELDS.every((field) => same(this.shared!.options[field], options[field])))
+      this.shared = { options, agent: this.agentWith(options) };
     context.setAgent(this.shared.agent);
   }
 
@@ -47,11 +46,10 @@ export class SharedAgentKubeConfig extends KubeConfig {
   }
 }
 
-const text = (value: unknown): string =>
-  value === undefined
-    ? ''
-    : Buffer.isBuffer(value)
-      ? value.toString('base64')
-      : Array.isArray(value)
-        ? value.map(text).join(',')
-        : String(value);
+/** The same TLS option: equal Buffers (compared in place), lists of equal items, or the same value. */
+function same(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((item, i) => same(item, b[i]));
+  return a === b;
+}

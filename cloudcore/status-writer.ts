@@ -104,7 +104,7 @@ export class StatusWriter {
   private readonly events?: DeviceEvents;
   private readonly pending = new Map<string, Entry>();
   /** The bound on writes in flight, shared by every device's writes. */
-  readonly slots: RequestSlots;
+  private readonly slots: RequestSlots;
   private stopped = false;
   private writeCount = 0;
   private mode?: StatusMode;
