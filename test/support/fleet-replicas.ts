@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
+import { stopChild } from './child.js';
 
 /**
  * `edgetwin cloud` as an operator runs it, one process per replica (from dist/: `npm run build` first), for
@@ -103,14 +104,8 @@ export async function killCloudProcess(cloud: CloudProcess): Promise<void> {
 }
 
 /** SIGTERM (pending status written, Leases released), SIGKILL after 10 s; resolves once it is gone. */
-export async function stopCloudProcess(cloud: CloudProcess): Promise<void> {
-  const { child } = cloud;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+export function stopCloudProcess(cloud: CloudProcess): Promise<void> {
+  return stopChild(cloud.child);
 }
 
 /** The Prometheus text a replica serves at /metrics (rejects after `timeoutMs`, default 30 s). */
