@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Modbus from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { parseDocument } from 'yaml';
 import { type HubMessage, hubMessage, hubResources } from '../../device-models/internal.js';
 import { type Cluster, startCluster } from '../k8s/cluster.js';
+import { connectNode } from '../support/hub-connect.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -278,14 +278,10 @@ describe('Kubernetes ↔ cloudcore ↔ edgecore ↔ device', () => {
     ]);
     expect(joined.code, joined.stderr).toBe(0);
     const certs = join(dir, 'edge-b', 'certs');
-    const ws = new WebSocket(`wss://${cloudUrl}/edge`, {
-      ca: await readFile(join(certs, 'ca.crt')),
-      cert: await readFile(join(certs, 'node.crt')),
-      key: await readFile(join(certs, 'node.key')),
-    });
+    const { ws, status } = await connectNode(certs, cloudUrl);
+    expect(status).toBe(101);
     const received: HubMessage[] = [];
     ws.on('message', (data) => received.push(JSON.parse(data.toString()) as HubMessage));
-    await once(ws, 'open');
     const key = 'default/thermostat-01';
     const attempts = [
       hubMessage('edgehub', 'query', hubResources.device('gateway-b', key), {}),

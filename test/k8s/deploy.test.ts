@@ -6,13 +6,13 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { CloudCore } from '../../cloudcore/cloudcore.js';
 import { CloudPki } from '../../cloudcore/pki.js';
 import { type HubMessage, hubMessage, hubResources } from '../../device-models/internal.js';
 import { joinCloud } from '../../edgecore/join.js';
 import { type Logger, silentLogger } from '../../sdk/logger.js';
+import { connectNode } from '../support/hub-connect.js';
 import { waitFor } from '../support/wait-for.js';
 import { type Cluster, startCluster } from './cluster.js';
 
@@ -411,14 +411,10 @@ describe('deploy/kubernetes on a real kube-apiserver (1.20)', () => {
       expect(Buffer.from(ledger.data['ledger.json'], 'base64').toString()).toContain(NODE);
 
       const certs = join(nodeDir, 'certs');
-      const ws = new WebSocket(`wss://${cloud.url}/edge`, {
-        ca: await readFile(join(certs, 'ca.crt')),
-        cert: await readFile(join(certs, 'node.crt')),
-        key: await readFile(join(certs, 'node.key')),
-      });
+      const { ws, status: hello } = await connectNode(certs, cloud.url);
+      expect(hello).toBe(101);
       const received: HubMessage[] = [];
       ws.on('message', (data) => received.push(JSON.parse(data.toString()) as HubMessage));
-      await once(ws, 'open');
       try {
         // The device reached the node: cloudcore listed and watched it with the ServiceAccount's rights.
         await waitFor('the device at the node', () =>

@@ -5,12 +5,12 @@ import { WebSocket } from 'ws';
 /**
  * Dials CloudHub at `cloud` (host:port) as a joined node, with the certificates `edgetwin join` wrote to `certs`;
  * resolves once the hub accepted (101) or refused (its HTTP status; -1 for no answer). The socket is added to
- * `sockets`, for the test to terminate.
+ * `sockets`, if given, for the test to terminate.
  */
 export async function connectNode(
   certs: string,
   cloud: string,
-  sockets: WebSocket[],
+  sockets: WebSocket[] = [],
 ): Promise<{ ws: WebSocket; status: number }> {
   const ws = new WebSocket(`wss://${cloud}/edge`, {
     ca: await readFile(join(certs, 'ca.crt')),
