@@ -91,6 +91,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     config,
     log: options.log,
     protocols,
+    ownsProcess: true,
     adjustDevice: (d) => (reached.has(d.id) ? { ...d, config: { ...d.config, ...reached.get(d.id) } } : d),
   });
   try {

@@ -25,6 +25,7 @@ import type { CloudMetadata } from './cloud-metadata.js';
 import type { EdgeConfig } from './config.js';
 import type { EdgeContext } from './context.js';
 import type { EdgeHub } from './edgehub.js';
+import { HeapSaver } from './heap-saver.js';
 import { type HttpApi, startHttpApi } from './http-api.js';
 import { memberEntry, membershipUpdates } from './membership.js';
 import { DirectoryMetadata, type MetadataChange } from './metadata.js';
@@ -48,6 +49,11 @@ export interface EdgeCoreOptions {
   adjustDevice?: (device: ResolvedDevice) => ResolvedDevice;
   /** Cloud link tuning (tests shorten it): how long an unacknowledged report waits before it is resent, ms. */
   cloudLink?: { resendMs?: number };
+  /**
+   * The process is this edge's own (the `edgetwin edge` and `demo` commands): V8's memory saver follows `memory`.
+   * Off by default, as the V8 flag is process-wide.
+   */
+  ownsProcess?: boolean;
 }
 
 /**
@@ -71,6 +77,7 @@ export class EdgeCore {
   private cloudMetadata?: CloudMetadata;
   private hub?: EdgeHub;
   private http?: HttpApi;
+  private heapSaver?: HeapSaver;
   private readonly devices = new Map<string, ResolvedDevice>();
   private known: readonly ProtocolRegistration[] = [];
   private readonly log: Logger;
@@ -115,6 +122,8 @@ export class EdgeCore {
     const { config } = this.options;
     const log = this.options.log ?? silentLogger;
     try {
+      // First: the devices are loaded and compiled with the saver already as it will be while they run.
+      if (this.options.ownsProcess) this.startHeapSaver(log);
       await ensurePrivateDir(config.dataDir, this.log);
       this.known = await this.loadProtocols();
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
@@ -180,6 +189,17 @@ export class EdgeCore {
       await this.stop();
       throw error;
     }
+  }
+
+  private startHeapSaver(log: Logger): void {
+    const { memory } = this.options.config;
+    this.heapSaver = new HeapSaver({
+      mode: memory.saver,
+      limitBytes: memory.saverHeapMB * 2 ** 20,
+      onSwitch: (on) => this.metrics.heapSaver.set(on ? 1 : 0),
+      log: log.child({ module: 'edgecore:memory' }),
+    });
+    this.heapSaver.start();
   }
 
   /**
@@ -340,6 +360,7 @@ export class EdgeCore {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.heapSaver?.stop();
     await this.metadata?.stop();
     await this.hub?.stop();
     await this.http?.close();

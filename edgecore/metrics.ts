@@ -50,6 +50,12 @@ export class EdgeMetrics {
     registers: [this.registry],
   });
 
+  readonly heapSaver = new Gauge({
+    name: 'edgetwin_heap_saver',
+    help: "1 while V8's memory saver is on (memory.saver), 0 while it is off.",
+    registers: [this.registry],
+  });
+
   setState(device: string, state: string): void {
     for (const s of ['online', 'offline', 'unhealthy', 'ok', 'disconnected', 'unknown'])
       this.deviceState.set({ device, state: s }, s === state ? 1 : 0);

@@ -60,7 +60,7 @@ export async function runEdge(options: EdgeOptions, out: Output, env = process.e
     );
   // mappers.plugins are resolved from the config file's directory (its node_modules), else the current one.
   const configDir = options.config ? dirname(resolve(options.config)) : process.cwd();
-  const edge = new EdgeCore({ config, configDir, log });
+  const edge = new EdgeCore({ config, configDir, log, ownsProcess: true });
   await edge.start();
   out.stderr(`edgecore ${config.nodeName}: broker ${edge.brokerUrl}, http ${edge.httpUrl}`);
   await untilSignal();
