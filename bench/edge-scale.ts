@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type ReadyChild, startChild, stopChild } from '../test/support/child.js';
+import { cpuSeconds } from './rss.js';
 
 /**
  * How far one edge scales: N Modbus TCP devices × 10 properties, collectCycle and reportCycle 1000 ms, run by
@@ -119,13 +120,6 @@ interface SimStats {
   p50: number;
   p99: number;
   max: number;
-}
-
-/** The edge child's own CPU time (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command; in clock ticks (100 per second).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const rssOf = (pid: number) =>

@@ -32,6 +32,13 @@ const REPORTER = `data:text/javascript,${encodeURIComponent(
   "process.on('message',(m)=>{if(m==='gc'&&globalThis.gc)globalThis.gc();process.send?.(process.memoryUsage())})",
 )}`;
 
+/** A child's own CPU time (user + system), seconds, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command; in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export interface Child {
   process: ChildProcess;
   memory(gc?: boolean): Promise<NodeJS.MemoryUsage>;
@@ -39,10 +46,10 @@ export interface Child {
 }
 
 /** Runs `node [--import reporter] args…`; resolves once `ready` (a line on stderr) is seen, if given. */
-export async function spawnNode(args: string[], ready?: RegExp): Promise<Child> {
+export async function spawnNode(args: string[], ready?: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Child> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', REPORTER, ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
   });
   let stderr = '';
   const exited = once(child, 'exit');
@@ -99,11 +106,15 @@ export function shebangFlags(bin: string): string[] {
   return match ? match[1]!.trim().split(/\s+/) : [];
 }
 
-/** Starts `edgetwin edge --config <file>`, with the Node options of its bin, and waits until it serves. */
-export function spawnEdge(config: string): Promise<Child> {
+/**
+ * Starts `edgetwin edge --config <file>`, with the Node options of its bin (and `env`, e.g. EDGETWIN_… fields),
+ * and waits until it serves.
+ */
+export function spawnEdge(config: string, env: NodeJS.ProcessEnv = {}): Promise<Child> {
   return spawnNode(
     [...shebangFlags(EDGETWIN_BIN), EDGETWIN_BIN, 'edge', '--config', config],
     /edgecore \S+: broker/,
+    env,
   );
 }
 
@@ -199,7 +210,10 @@ async function moduleCosts(): Promise<string[]> {
   return lines;
 }
 
-/** `npm run bench` figures: RSS at `seconds` of each case (run side by side), then the import costs. */
+/**
+ * `npm run bench` figures: RSS at `seconds` of each case (run side by side) and its CPU share over that time,
+ * then the import costs. The 100-device edge runs twice: as installed (memory.saver auto) and with the saver off.
+ */
 export async function benchRss(seconds = Number(process.env.BENCH_RSS_SECONDS ?? 60)): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'edgetwin-rss-'));
   const fleet = await startModbusFleet(join(dir, 'fleet'), 100, 1000);
@@ -214,6 +228,13 @@ export async function benchRss(seconds = Number(process.env.BENCH_RSS_SECONDS ??
       async () => spawnEdge(await writeEdgeConfig(await mkdtemp(join(dir, 'fleet-')), [fleet.dir])),
     ],
     [
+      'the same, memory.saver off',
+      async () =>
+        spawnEdge(await writeEdgeConfig(await mkdtemp(join(dir, 'fleet-')), [fleet.dir]), {
+          EDGETWIN_MEMORY__SAVER: 'off',
+        }),
+    ],
+    [
       'edge, every protocol (the samples: modbus, opcua, ble, serial)',
       async () => spawnEdge(await writeEdgeConfig(await mkdtemp(join(dir, 'all-')), [samplesDir()])),
     ],
@@ -221,12 +242,18 @@ export async function benchRss(seconds = Number(process.env.BENCH_RSS_SECONDS ??
   const lines: string[] = [];
   try {
     const children = await Promise.all(cases.map(([, start]) => start()));
+    const started = performance.now();
+    const cpu = children.map((c) => cpuSeconds(c.process.pid!));
     await sleep(seconds * 1000);
     const memories = await Promise.all(children.map((c) => c.memory()));
+    const elapsed = (performance.now() - started) / 1000;
+    const cores = children.map((c, i) => (cpuSeconds(c.process.pid!) - cpu[i]!) / elapsed);
     await Promise.all(children.map((c) => c.stop()));
     cases.forEach(([name], i) => {
       const m = memories[i]!;
-      lines.push(`rss at ${seconds}s: ${name}: ${mb(m.rss)} (heap used ${mb(m.heapUsed)})`);
+      lines.push(
+        `rss at ${seconds}s: ${name}: ${mb(m.rss)} (heap used ${mb(m.heapUsed)}; ${cores[i]!.toFixed(3)} cores)`,
+      );
     });
     lines.push(...(await moduleCosts()));
   } finally {

@@ -122,8 +122,6 @@ export class EdgeCore {
     const { config } = this.options;
     const log = this.options.log ?? silentLogger;
     try {
-      // First: the devices are loaded and compiled with the saver already as it will be while they run.
-      if (this.options.ownsProcess) this.startHeapSaver(log);
       await ensurePrivateDir(config.dataDir, this.log);
       this.known = await this.loadProtocols();
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
@@ -181,6 +179,8 @@ export class EdgeCore {
       await this.metadata.start(config.devices.watch);
       this.http = await startHttpApi({ ...ctx, log: log.child({ module: 'edgecore:http' }) }, this.twin);
       this.httpUrl = this.http.url;
+      // Once the devices run: start-up (their models compiled, the twins loaded) at full speed, whatever the heap.
+      if (this.options.ownsProcess) this.startHeapSaver(log);
       this.log.info(
         { broker: this.brokerUrl, http: this.httpUrl, devices: this.devices.size },
         'edgecore started',

@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { startChild, stopChild } from '../test/support/child.js';
 import { HeapSaver, type HeapSaverMode } from './heap-saver.js';
 
 const MB = 2 ** 20;
@@ -35,8 +39,9 @@ describe('HeapSaver', () => {
     expect(switches).toEqual([true, false, true, false]);
   });
 
-  it('auto: a heap between half the limit and the limit at start is left at V8 default (off)', () => {
-    expect(run('auto', [60, 40]).switches).toEqual([false, true]);
+  it('auto: a heap under the limit at start turns it on, one over the limit leaves it off', () => {
+    expect(run('auto', [60, 100, 50, 40]).switches).toEqual([true, false, true]);
+    expect(run('auto', [200, 60, 20]).switches).toEqual([false, true]);
   });
 
   it('on and off hold whatever the heap does', () => {
@@ -88,5 +93,42 @@ describe('HeapSaver on V8', () => {
     // Measured: on 35 MB, off 92 MB; auto stays on, the heap never reaching the limit.
     expect(on).toBeLessThan(off * 0.6);
     expect(auto).toBeLessThan(off * 0.6);
+  });
+});
+
+const cli = fileURLToPath(new URL('../dist/edgecore/cli/main.js', import.meta.url));
+
+/** `edgetwin edge` with no devices and `args`; the value of edgetwin_heap_saver on its /metrics. */
+async function saverGauge(args: string[]): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgetwin-saver-'));
+  const config = join(dir, 'edge.yaml');
+  await writeFile(
+    config,
+    JSON.stringify({
+      dataDir: join(dir, 'data'),
+      eventBus: { internal: { port: 0 } },
+      http: { port: 0 },
+      devices: { dirs: [join(dir, 'none')], watch: false },
+    }),
+  );
+  const { child, match } = await startChild(
+    process.execPath,
+    [cli, 'edge', '--config', config, ...args],
+    /edgecore \S+: broker \S+, http (\S+)/,
+  );
+  try {
+    const metrics = await (await fetch(`${match[1]}/metrics`)).text();
+    return /^edgetwin_heap_saver (\d+)$/m.exec(metrics)?.[1];
+  } finally {
+    await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('edgetwin edge and memory.saver', () => {
+  it('turns the saver on for a small edge by default, and leaves it off when told', async () => {
+    const [auto, off] = await Promise.all([saverGauge([]), saverGauge(['--set', 'memory.saver=off'])]);
+    expect(auto).toBe('1');
+    expect(off).toBe('0');
   });
 });

@@ -60,8 +60,8 @@ export class HeapSaver {
       return;
     }
     const heap = this.heapBytes();
-    // Under half the limit: on; over it: off; in between, as it was (off at first).
-    this.switchTo(heap < limitBytes / 2 ? true : heap > limitBytes ? false : (this.saving ?? false), heap);
+    // Under half the limit: on; over it: off; in between, as it was (on at first: the heap is under the limit).
+    this.switchTo(heap < limitBytes / 2 ? true : heap > limitBytes ? false : (this.saving ?? true), heap);
   }
 
   stop(): void {
