@@ -6,18 +6,20 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startChild, stopChild } from '../test/support/child.js';
+import { waitFor } from '../test/support/wait-for.js';
 import { HeapSaver, type HeapSaverMode } from './heap-saver.js';
 
 const MB = 2 ** 20;
 
 /** A saver on a heap of the given sizes (MB, one per check), and the switches it made. */
-function run(mode: HeapSaverMode, heapsMB: number[], limitMB = 96) {
+function run(mode: HeapSaverMode, heapsMB: number[], limitMB = 96, settleChecks = 1) {
   let heap = heapsMB[0]!;
   const switches: boolean[] = [];
   const states: boolean[] = [];
   const saver = new HeapSaver({
     mode,
     limitBytes: limitMB * MB,
+    settleChecks,
     heapBytes: () => heap * MB,
     setSaving: (on) => switches.push(on),
   });
@@ -44,6 +46,22 @@ describe('HeapSaver', () => {
     expect(run('auto', [200, 60, 20]).switches).toEqual([false, true]);
   });
 
+  it('auto: turns it on only after the heap stays under the bound for settleChecks looks in a row', () => {
+    // Off (V8's default) at first; a heap still growing from the start passes the limit before it settles.
+    expect(run('auto', [20, 30, 70, 80], 64, 3).states).toEqual([false, false, false, false]);
+    expect(run('auto', [20, 30, 70, 80], 64, 3).switches).toEqual([false]);
+    expect(run('auto', [20, 30, 40, 50], 64, 3).states).toEqual([false, false, true, true]);
+    // Once over the limit, it takes settleChecks looks under half of it.
+    expect(run('auto', [70, 30, 40, 30, 30, 30], 64, 3).states).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+    ]);
+  });
+
   it('on and off hold whatever the heap does', () => {
     expect(run('on', [500, 10]).states).toEqual([true, true]);
     expect(run('off', [10, 500]).states).toEqual([false, false]);
@@ -61,7 +79,7 @@ async function largestHeapMB(mode: HeapSaverMode): Promise<number> {
   const script = `
     const { getHeapStatistics } = await import('node:v8');
     const { HeapSaver } = await import(${JSON.stringify(built)});
-    new HeapSaver({ mode: ${JSON.stringify(mode)}, limitBytes: 96 * 2 ** 20 }).start();
+    new HeapSaver({ mode: ${JSON.stringify(mode)}, limitBytes: 96 * 2 ** 20, settleChecks: 1 }).start();
     const live = [];
     for (let i = 0; i < 200000; i++) live.push({ a: i, b: 'x' + i });
     const ring = new Array(50000);
@@ -90,7 +108,7 @@ describe('HeapSaver on V8', () => {
       largestHeapMB('off'),
       largestHeapMB('auto'),
     ]);
-    // Measured: on 35 MB, off 92 MB; auto stays on, the heap never reaching the limit.
+    // Measured: on 35 MB, off 92 MB; auto (here on after one look) stays on, the heap never reaching the limit.
     expect(on).toBeLessThan(off * 0.6);
     expect(auto).toBeLessThan(off * 0.6);
   });
@@ -98,8 +116,8 @@ describe('HeapSaver on V8', () => {
 
 const cli = fileURLToPath(new URL('../dist/edgecore/cli/main.js', import.meta.url));
 
-/** `edgetwin edge` with no devices and `args`; the value of edgetwin_heap_saver on its /metrics. */
-async function saverGauge(args: string[]): Promise<string | undefined> {
+/** `edgetwin edge` with no devices and `args`; waits for edgetwin_heap_saver on its /metrics to read `expected`. */
+async function saverGauge(args: string[], expected: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'edgetwin-saver-'));
   const config = join(dir, 'edge.yaml');
   await writeFile(
@@ -117,8 +135,16 @@ async function saverGauge(args: string[]): Promise<string | undefined> {
     /edgecore \S+: broker \S+, http (\S+)/,
   );
   try {
-    const metrics = await (await fetch(`${match[1]}/metrics`)).text();
-    return /^edgetwin_heap_saver (\d+)$/m.exec(metrics)?.[1];
+    // The saver turns on after the heap has stayed small for 5 looks, 2 s apart; until then the gauge reads 0.
+    return await waitFor(
+      `edgetwin_heap_saver ${expected}`,
+      async () => {
+        const metrics = await (await fetch(`${match[1]}/metrics`)).text();
+        return /^edgetwin_heap_saver (\d+)$/m.exec(metrics)?.[1] === expected && expected;
+      },
+      30_000,
+      200,
+    );
   } finally {
     await stopChild(child);
     await rm(dir, { recursive: true, force: true });
@@ -127,7 +153,10 @@ async function saverGauge(args: string[]): Promise<string | undefined> {
 
 describe('edgetwin edge and memory.saver', () => {
   it('turns the saver on for a small edge by default, and leaves it off when told', async () => {
-    const [auto, off] = await Promise.all([saverGauge([]), saverGauge(['--set', 'memory.saver=off'])]);
+    const [auto, off] = await Promise.all([
+      saverGauge([], '1'),
+      saverGauge(['--set', 'memory.saver=off'], '0'),
+    ]);
     expect(auto).toBe('1');
     expect(off).toBe('0');
   });
