@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import Modbus from 'modbus-serial';
 import { type ReadyChild, startChild, stopChild } from '../test/support/child.js';
 import { cpuSeconds } from './rss.js';
 
@@ -16,8 +17,10 @@ import { cpuSeconds } from './rss.js';
  * points read/s and the gap between successive requests of one device as the simulator sees them
  * (p50/p99/max, against the 1000 ms period), twin updates/s (the edge's /metrics), the edge process's own CPU
  * in cores and its RSS (/proc); and the start time until every device is online (polled on the HTTP API).
- * Nothing of the benchmark's own bookkeeping runs in the edge's process. `BENCH_SCALE=200,1000,2000` picks
- * the sizes (default 200,1000), `BENCH_SCALE_SECONDS` the window (default 20).
+ * Nothing of the benchmark's own bookkeeping runs in the edge's process. Then, the edge stopped, the same reads
+ * by modbus-serial alone (rawReads): the floor on this machine, and the edge's CPU as a multiple of it. `BENCH_SCALE=200,1000,2000` picks
+ * the sizes (default 200,1000), `BENCH_SCALE_SECONDS` the window (default 20), `BENCH_EDGE_NODE_ARGS` more
+ * Node options for the edge's process alone (e.g. `--cpu-prof --cpu-prof-dir=prof`, which NODE_OPTIONS refuses).
  *
  * Devices come in files of BATCH: the first before start, the others one by one into the watched directory.
  * In one file, 1,000 devices make a membership/updated of ~70 KB, over the EventBus's 64 KiB payload limit,
@@ -31,6 +34,7 @@ const WARMUP_MS = 3000;
 const ONLINE_TIMEOUT_MS = 120_000;
 const BATCH = 500;
 const MAIN = fileURLToPath(new URL('../edgecore/cli/main.js', import.meta.url));
+const EDGE_NODE_ARGS = (process.env.BENCH_EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const SIM = fileURLToPath(new URL('./edge-scale-sim.js', import.meta.url));
 
 export async function benchEdgeScale(
@@ -69,7 +73,7 @@ async function runSize(size: number, seconds: number): Promise<string> {
     // As the installed `edgetwin` command runs it (its shebang and the service unit's NODE_OPTIONS).
     edge = await startChild(
       process.execPath,
-      ['--max-semi-space-size=2', MAIN, 'edge', '--config', config],
+      ['--max-semi-space-size=2', ...EDGE_NODE_ARGS, MAIN, 'edge', '--config', config],
       /, http (http:\/\/\S+)/,
       { timeoutMs: ONLINE_TIMEOUT_MS },
     );
@@ -99,17 +103,75 @@ async function runSize(size: number, seconds: number): Promise<string> {
     const wall = (performance.now() - start) / 1000;
     const twin = (await twinUpdates(api)) - twinBefore;
     const rss = rssOf(pid) / 2 ** 20;
+    await stopChild(edge.child);
+    edge = undefined;
+    const raw = await rawReads(sim, size, seconds);
+    const cores = used / wall;
     return (
       `${size} devices (${size * PROPERTIES} points): ${(stats.registers / wall).toFixed(0)} points/s ` +
       `(${((100 * stats.registers) / wall / (size * PROPERTIES)).toFixed(0)}% of due), ${(twin / wall).toFixed(0)} twin updates/s, ` +
-      `${(used / wall).toFixed(2)} cores, ` +
+      `${cores.toFixed(2)} cores, ` +
       `read gap p50 ${stats.p50.toFixed(0)} / p99 ${stats.p99.toFixed(0)} / max ${stats.max.toFixed(0)} ms ` +
-      `(period ${CYCLE_MS}), RSS ${rss.toFixed(0)} MB, ${onlineText}`
+      `(period ${CYCLE_MS}), RSS ${rss.toFixed(0)} MB, ${onlineText}; ` +
+      `the same reads by modbus-serial alone: ${raw.cores.toFixed(2)} cores (${raw.pointsPerSecond.toFixed(0)} points/s), ` +
+      `edge/raw ${(cores / raw.cores).toFixed(1)}`
     );
   } finally {
     if (edge) await stopChild(edge.child);
     await sim.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor under the edge's CPU, measured on this machine in the same run: the same reads (one request of
+ * PROPERTIES holding registers per device and period, one connection per endpoint, one request at a time on
+ * it, each device at its own place in the period) made by modbus-serial alone from this process, nothing done
+ * with the answers. What the edge costs beyond it is the runtime, the twin, SQLite and the history.
+ */
+async function rawReads(
+  sim: Sim,
+  size: number,
+  seconds: number,
+): Promise<{ cores: number; pointsPerSecond: number }> {
+  const lines: { client: InstanceType<typeof Modbus.default>; tail: Promise<void> }[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    for (let first = 0; first < size; first += PER_ENDPOINT) {
+      const client = new Modbus.default();
+      const port = sim.ports.get(`127.0.0.1:${BASE_PORT + first / PER_ENDPOINT}`)!;
+      await client.connectTCP('127.0.0.1', { port });
+      client.setTimeout(CYCLE_MS);
+      lines.push({ client, tail: Promise.resolve() });
+    }
+    for (let n = 0; n < size; n++) {
+      const line = lines[Math.floor(n / PER_ENDPOINT)]!;
+      const unit = (n % PER_ENDPOINT) + 1;
+      const read = () => {
+        line.tail = line.tail
+          .then(() => {
+            line.client.setID(unit);
+            return line.client.readHoldingRegisters(0, PROPERTIES);
+          })
+          .then(
+            () => {},
+            () => {},
+          );
+      };
+      timers.push(setTimeout(() => timers.push(setInterval(read, CYCLE_MS)), (n * CYCLE_MS) / size));
+    }
+    await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+    await sim.ask('reset');
+    const before = process.cpuUsage();
+    const start = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const used = process.cpuUsage(before);
+    const wall = (performance.now() - start) / 1000;
+    const stats = JSON.parse(await sim.ask('stats')) as SimStats;
+    return { cores: (used.user + used.system) / 1e6 / wall, pointsPerSecond: stats.registers / wall };
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    for (const { client } of lines) await new Promise<void>((resolve) => client.close(() => resolve()));
   }
 }
 

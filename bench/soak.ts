@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { spawnEdge, startModbusFleet, writeEdgeConfig } from './rss.js';
 /**
  * `npm run soak`: `edgetwin edge` with 100 Modbus TCP devices (simulators in this process) for SOAK_MINUTES
  * (default 10), polled every SOAK_CYCLE_MS (default 1000). Every 30 s it prints the edge's RSS and heap (as
- * is, and after a full gc), and the requests the simulators served; at the end, the slope of each.
+ * is, and after a full gc), malloc's own heap (`[heap]` in /proc/<pid>/smaps: memory outside V8, such as
+ * SQLite's and the sockets'), and the requests the simulators served; at the end, the slope of each.
  */
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
@@ -15,6 +17,14 @@ const devices = Number(process.env.SOAK_DEVICES ?? 100);
 const INTERVAL_MS = 30_000;
 const MB = 1024 * 1024;
 const f = (bytes: number) => (bytes / MB).toFixed(1).padStart(6);
+
+/** The resident bytes of the process's `[heap]` mapping (glibc malloc's main arena), 0 when unreadable. */
+function mallocHeap(pid: number): number {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const at = smaps.indexOf(' [heap]\n');
+  const rss = at < 0 ? undefined : /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))?.[1];
+  return Number(rss ?? 0) * 1024;
+}
 
 /** Least-squares slope of y over x. */
 function slope(points: [number, number][]): number {
@@ -32,10 +42,11 @@ const edge = await spawnEdge(await writeEdgeConfig(dir, [fleet.dir]));
 console.log(
   `soak: edge pid ${edge.process.pid}, ${devices} Modbus devices, ${cycleMs} ms cycles, ${minutes} min`,
 );
-console.log('   min  rss MB  heap MB  heap after gc MB  requests/s');
+console.log('   min  rss MB  heap MB  heap after gc MB  malloc MB  requests/s');
 const start = Date.now();
 const rss: [number, number][] = [];
 const heap: [number, number][] = [];
+const malloc: [number, number][] = [];
 let requests = 0;
 try {
   for (let t = INTERVAL_MS; t <= minutes * 60_000; t += INTERVAL_MS) {
@@ -47,8 +58,10 @@ try {
     const at = t / 60_000;
     rss.push([at, now.rss]);
     heap.push([at, collected.heapUsed]);
+    const brk = mallocHeap(edge.process.pid!);
+    malloc.push([at, brk]);
     console.log(
-      `${at.toFixed(1).padStart(6)}  ${f(now.rss)}  ${f(now.heapUsed)}  ${f(collected.heapUsed).padStart(16)}  ${Math.round(served / (INTERVAL_MS / 1000))}`,
+      `${at.toFixed(1).padStart(6)}  ${f(now.rss)}  ${f(now.heapUsed)}  ${f(collected.heapUsed).padStart(16)}  ${f(brk).padStart(9)}  ${Math.round(served / (INTERVAL_MS / 1000))}`,
     );
   }
   // From the second minute on: the first is warm-up (JIT, pools, SQLite cache).
@@ -56,7 +69,8 @@ try {
   const rssValues = settled(rss).map(([, v]) => v);
   console.log(
     `soak: ${requests} requests; from minute 1: rss ${f(Math.min(...rssValues))}–${f(Math.max(...rssValues))} MB, ` +
-      `slope rss ${(slope(settled(rss)) / 1024).toFixed(0)} KB/min, heap after gc ${(slope(settled(heap)) / 1024).toFixed(0)} KB/min`,
+      `slope rss ${(slope(settled(rss)) / 1024).toFixed(0)} KB/min, heap after gc ${(slope(settled(heap)) / 1024).toFixed(0)} KB/min, ` +
+      `malloc ${(slope(settled(malloc)) / 1024).toFixed(0)} KB/min`,
   );
 } finally {
   await edge.stop();

@@ -38,5 +38,6 @@ export * from './schema/device-model.js';
 export * from './schema/device-status.js';
 export * from './schema/report.js';
 export * from './secret-refs.js';
+export { setOwn } from './set-own.js';
 export * from './validate/index.js';
 export * from './values.js';

@@ -154,11 +154,27 @@ export function twinTypeOf(modelType: PropertyType): TwinType {
  * `bytes`, `stream`) as twinTypeOf maps them. Undefined for any other name.
  */
 export function twinTypeNamed(name: string | null | undefined): TwinType | undefined {
-  if (name == null || name === '') return { type: 'string' };
-  if ((TWIN_VALUE_TYPES as readonly string[]).includes(name)) return { type: name as TwinTypeName };
+  if (name == null || name === '') return STRING_TYPE;
+  // Every reported value names its type: one frozen object per name (a twin's metadata is never modified).
+  let named = TYPES_NAMED.get(name);
+  if (named === undefined) {
+    named = namedType(name);
+    if (!named) return undefined;
+    TYPES_NAMED.set(name, named);
+  }
+  return named;
+}
+
+const STRING_TYPE: TwinType = Object.freeze({ type: 'string' });
+/** The names seen so far (KubeEdge's and the lower-case model types: a dozen at most). */
+const TYPES_NAMED = new Map<string, TwinType>();
+
+function namedType(name: string): TwinType | undefined {
+  if ((TWIN_VALUE_TYPES as readonly string[]).includes(name))
+    return Object.freeze({ type: name as TwinTypeName });
   const model = name.toUpperCase() as PropertyType;
   return name === name.toLowerCase() && Object.hasOwn(TWIN_TYPE_OF_MODEL, model)
-    ? twinTypeOf(model)
+    ? Object.freeze(twinTypeOf(model))
     : undefined;
 }
 

@@ -512,10 +512,11 @@ function boundsProblem(current: DeviceTwins, update: MsgTwinMap): string | undef
 
 /** Desired values must fit the model: writable, the right type, within minimum/maximum. */
 function checkAgainstModel(device: ResolvedDevice, update: MsgTwinMap): string | undefined {
-  for (const [name, twin] of Object.entries(update)) {
-    const value = twin?.expected?.value;
+  for (const name in update) {
+    const value = update[name]?.expected?.value;
+    if (value == null || !Object.hasOwn(update, name)) continue; // a report: nothing desired to check
     const property = device.properties.find((p) => p.name === name)?.model;
-    if (value == null || !property) continue;
+    if (!property) continue;
     if (property.accessMode === 'ReadOnly')
       return `${name}: ReadOnly in the model, it cannot have a desired value`;
     const checked = checkTwinValue(property.type, value, property);

@@ -34,17 +34,30 @@ export interface CloudMerge {
  */
 export function mergeEdge(existing: MsgTwin | undefined, incoming: MsgTwin | null, now: number) {
   if (incoming === null) return existing && !isDeleted(existing) ? softDelete(existing) : undefined;
-  let next = start(existing, incoming);
-  for (const part of PARTS) {
-    const value = incoming[part.value]?.value;
-    if (value == null) continue;
-    const version = existing?.[part.version] ?? ZERO;
-    const reason = part.value === 'actual' ? twinReason(incoming.actual?.metadata?.reason) : undefined;
-    const written: MsgTwinValue = { value, metadata: { timestamp: now, ...(reason ? { reason } : {}) } };
-    next = { ...next, [part.value]: written, [part.version]: bump(version) };
+  const base = start(existing, incoming);
+  const expected = incoming.expected?.value;
+  const actual = incoming.actual?.value;
+  if (expected == null && actual == null) {
+    const final = dropOptional(base, incoming);
+    return final !== existing ? final : undefined;
   }
-  const final = dropOptional(next, incoming);
-  return final !== existing ? final : undefined;
+  // One copy per write (a mapper's report of every property, every cycle), keys in the order KubeEdge's are.
+  const next: MsgTwin = { ...base };
+  if (expected != null) {
+    next.expected = { value: expected, metadata: { timestamp: now } };
+    next.expected_version = bump(existing?.expected_version ?? ZERO);
+  }
+  if (actual != null) {
+    const reason = twinReason(incoming.actual?.metadata?.reason);
+    const written: MsgTwinValue = {
+      value: actual,
+      metadata: reason ? { timestamp: now, reason } : { timestamp: now },
+    };
+    next.actual = written;
+    next.actual_version = bump(existing?.actual_version ?? ZERO);
+  }
+  if (incoming.optional === false) next.optional = false;
+  return next;
 }
 
 /**

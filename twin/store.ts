@@ -364,8 +364,8 @@ export class TwinStore {
     }
     // Encoded when flushed, once per twin however many reports it got (the twin module never modifies a
     // twin it handed over: an update makes new ones).
-    for (const [name, twin] of Object.entries(changed)) held.twins.set(name, twin);
-    for (const [name, twin] of Object.entries(sync)) held.outbox.set(name, twin);
+    for (const name in changed) if (Object.hasOwn(changed, name)) held.twins.set(name, changed[name]!);
+    for (const name in sync) if (Object.hasOwn(sync, name)) held.outbox.set(name, sync[name]!);
     if (!this.heldTimer) this.startHeldTimer();
     return held.settled.promise;
   }

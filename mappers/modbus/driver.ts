@@ -374,7 +374,19 @@ function readRequest(client: Client, request: ReadRequest): Promise<number[]> {
   });
 }
 
-function encodingOf({ visitor, property }: ModbusPoint): RegisterEncoding {
+/** Each point's encoding, worked out once: a point is read every cycle, and the runtime keeps its points. */
+const encodings = new WeakMap<ModbusPoint, RegisterEncoding>();
+
+function encodingOf(point: ModbusPoint): RegisterEncoding {
+  let encoding = encodings.get(point);
+  if (!encoding) {
+    encoding = encodingFor(point);
+    encodings.set(point, encoding);
+  }
+  return encoding;
+}
+
+function encodingFor({ visitor, property }: ModbusPoint): RegisterEncoding {
   return {
     dataType: modbusDataType(visitor, property.type),
     ...(visitor.scale === undefined ? {} : { scale: visitor.scale }),

@@ -1,6 +1,10 @@
 import type { Aedes, Client } from 'aedes';
 import { TopicRouter } from '../eventbus/topic-router.js';
 
+/** How many topics' matches BrokerInterest remembers: a few per device of a large edge. */
+const MATCHES_KEPT = 16_384;
+const NONE: readonly Holder[] = [];
+
 interface Holder {
   owner: string;
   filter: string;
@@ -17,6 +21,7 @@ export class BrokerInterest {
   private readonly router = new TopicRouter<Holder>();
   private readonly holders = new Map<string, Holder>();
   private readonly byOwner = new Map<string, Set<string>>();
+  private readonly matches = new Map<string, readonly Holder[]>();
 
   constructor(broker: Aedes) {
     broker.on('subscribe', (subscriptions, client) => {
@@ -33,14 +38,28 @@ export class BrokerInterest {
 
   /** Whether a message on `topic` would reach anyone. */
   heard(topic: string): boolean {
-    return this.router.has(topic);
+    return this.holdersOf(topic).length > 0;
   }
 
   /** Whether a message on `topic` would reach anyone but `owner`. */
   heardBeyond(topic: string, owner: string): boolean {
-    if (!this.router.has(topic)) return false;
-    for (const holder of this.router.match(topic)) if (holder.owner !== owner) return true;
+    for (const holder of this.holdersOf(topic)) if (holder.owner !== owner) return true;
     return false;
+  }
+
+  /**
+   * The holders whose filter matches `topic`, remembered until a filter comes or goes: the twin asks about
+   * the same few topics of every device every cycle (its result, document, delta), and subscriptions change
+   * rarely. At most MATCHES_KEPT topics are remembered; past that the memory starts over.
+   */
+  private holdersOf(topic: string): readonly Holder[] {
+    let holders = this.matches.get(topic);
+    if (holders === undefined) {
+      holders = this.router.has(topic) ? this.router.match(topic) : NONE;
+      if (this.matches.size >= MATCHES_KEPT) this.matches.clear();
+      this.matches.set(topic, holders);
+    }
+    return holders;
   }
 
   add(owner: string, filter: string): void {
@@ -49,6 +68,7 @@ export class BrokerInterest {
     const holder = { owner, filter };
     this.holders.set(key, holder);
     this.router.add(filter, holder);
+    this.matches.clear();
     let filters = this.byOwner.get(owner);
     if (!filters) {
       filters = new Set();
@@ -63,6 +83,7 @@ export class BrokerInterest {
     if (!holder) return;
     this.holders.delete(key);
     this.router.remove(filter, holder);
+    this.matches.clear();
     const filters = this.byOwner.get(owner);
     filters?.delete(filter);
     if (filters?.size === 0) this.byOwner.delete(owner);

@@ -15,6 +15,7 @@ import {
   TwinUpdate,
   twinReason,
 } from '../../device-models/eventbus.js';
+import { setOwn } from '../../device-models/set-own.js';
 import { type TwinType, twinTypeNamed } from '../../device-models/values.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { DeviceBus } from '../runtime/device-bus.js';
@@ -228,12 +229,16 @@ export class EventBus implements DeviceBus {
   async reportActual(id: string, values: Record<string, TypedValue>): Promise<void> {
     const topic = twinUpdate(id);
     const timestamp = Date.now();
-    const twin = Object.entries(values).map(([name, { value, type, reason }]) => {
+    // Built in one pass: every device reports every cycle.
+    const twin: Record<string, MsgTwin> = {};
+    for (const name in values) {
+      if (!Object.hasOwn(values, name)) continue;
+      const { value, type, reason } = values[name]!;
       const kept = twinReason(reason);
-      const actual = { value, metadata: { timestamp, ...(kept ? { reason: kept } : {}) } };
-      return [name, { actual, metadata: kubeEdgeType(topic, type) }];
-    });
-    await this.publishChecked(topic, TwinUpdate, { ...stamp(), twin: Object.fromEntries(twin) }, 1);
+      const actual = { value, metadata: kept ? { timestamp, reason: kept } : { timestamp } };
+      setOwn(twin, name, { actual, metadata: kubeEdgeType(topic, type) });
+    }
+    await this.publishChecked(topic, TwinUpdate, { event_id: randomUUID(), timestamp, twin }, 1);
   }
 
   /** `…/state/update` (QoS 1). */

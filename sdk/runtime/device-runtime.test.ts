@@ -226,10 +226,26 @@ describe('DeviceRuntime: report strategies', () => {
     return bus.reported('temperature').map((r) => r.value);
   }
 
-  it('reports every cycle by default (KubeEdge)', async () => {
-    // The read and the report of one cycle are due together, the read first: a device that answers at once
-    // is reported with what it answered in that cycle.
-    expect(await reportedFor(undefined, [20, 20, 20, 21])).toEqual(['20', '20', '20', '21', '21']);
+  it('reports every cycle by default (KubeEdge), each read as soon as it is answered', async () => {
+    // A read and the report of the same cycle are one step, as in KubeEdge's mappers: the first read is
+    // reported at once, and each later one with what the device answered in that cycle.
+    expect(await reportedFor(undefined, [20, 20, 20, 21])).toEqual(['20', '20', '20', '20', '21', '21']);
+  });
+
+  it('reports what a slow device answered in this cycle, not in the one before', async () => {
+    const { device, bus, runtime } = setup();
+    device.answerAfterMs = 30;
+    const reported = () => bus.reported('temperature').map((r) => r.value);
+    await runtime.start();
+    await tick(100);
+    expect(reported()).toEqual(['20']);
+    device.values.set('temperature', 21);
+    await tick(1000);
+    expect(reported()).toEqual(['20', '21']);
+    device.values.set('temperature', 22);
+    await tick(1000);
+    expect(reported()).toEqual(['20', '21', '22']);
+    await runtime.stop();
   });
 
   it('reports on change', async () => {

@@ -7,6 +7,7 @@ import {
   type ResolvedProperty,
   type TwinValue,
 } from '../../device-models/index.js';
+import { setOwn } from '../../device-models/set-own.js';
 import { toTwin } from '../codecs/index.js';
 import type { Driver, Point, ProtocolMapper, Reading } from '../driver.js';
 import { DeviceUnavailable, ProtocolTimeout } from '../errors.js';
@@ -250,16 +251,23 @@ export class DeviceRuntime extends EventEmitter {
     }
     if (this.session !== session) return;
     const polled = readable.filter((p) => !subscribed.includes(p));
+    const reports = groupBy(
+      this.options.device.properties.filter((p) => p.reportToCloud),
+      (p) => p.reportCycle,
+    );
     for (const [cycle, group] of groupBy(polled, (p) => p.property.collectCycle)) {
       // The same points every cycle: a driver may keep what it planned for them (keyed by the array).
       const points = group.map((g) => g.point);
-      session.every(cycle, () => this.collect(driver, group, points), {
+      // A report as often as this read follows it, as KubeEdge's mappers read and report in one step: it
+      // carries what was just read rather than the last cycle's values, and costs no timer of its own.
+      const then = reports.get(cycle);
+      reports.delete(cycle);
+      session.every(cycle, () => this.collect(driver, group, points, then), {
         immediate: true,
         spread: this.spread,
       });
     }
-    const reported = this.options.device.properties.filter((p) => p.reportToCloud);
-    for (const [cycle, group] of groupBy(reported, (p) => p.reportCycle))
+    for (const [cycle, group] of reports)
       session.every(cycle, () => this.report(group), { spread: this.spread });
     void this.catchUpDesired(session);
   }
@@ -300,10 +308,12 @@ export class DeviceRuntime extends EventEmitter {
     if (!this.stopped) this.retryLater(reason);
   }
 
+  /** One read of `points`; then, when given, the report of `then` (the properties reported as often). */
   private async collect(
     driver: Driver<unknown, unknown>,
     group: Entry[],
     points: Point<unknown>[],
+    then?: ResolvedProperty[],
   ): Promise<void> {
     let results: (Reading | Error)[];
     try {
@@ -325,6 +335,7 @@ export class DeviceRuntime extends EventEmitter {
       cycleOutcome(results),
       results.find((r) => r instanceof Error),
     );
+    if (then && driver === this.driver) await this.report(then);
   }
 
   /** The one state policy: what a cycle's (or a write's) outcome does to the device state. */
@@ -351,7 +362,9 @@ export class DeviceRuntime extends EventEmitter {
   }
 
   private onReading(property: ResolvedProperty, reading: Reading): void {
-    this.latest.set(property.name, { reading, property });
+    const latest = this.latest.get(property.name);
+    if (latest) latest.reading = reading;
+    else this.latest.set(property.name, { reading, property });
     const reason = this.reasons.get(property.name);
     if (reason && !sameValue(reason.held, reading.value)) this.reasons.delete(property.name);
     this.emit('reading', property.name, reading);
@@ -388,17 +401,25 @@ export class DeviceRuntime extends EventEmitter {
       if (!latest) continue;
       const value = latest.reading.value;
       if (!shouldReport(property.report, this.lastReports.get(property.name), value, now)) continue;
-      values[property.name] = this.reported(property, value, this.reasons.get(property.name)?.reason);
+      setOwn(values, property.name, this.reported(property, value, this.reasons.get(property.name)?.reason));
     }
     await this.publishReport(values, now);
   }
 
   private async publishReport(values: Record<string, ReportedValue>, now: number): Promise<void> {
-    if (Object.keys(values).length === 0) return;
-    for (const name of Object.keys(values)) {
+    let any = false;
+    for (const name in values) {
+      any = true;
       const latest = this.latest.get(name);
-      if (latest) this.lastReports.set(name, { value: latest.reading.value, at: now });
+      if (!latest) continue;
+      // Kept in place: every property of every device reports every cycle.
+      const last = this.lastReports.get(name);
+      if (last) {
+        last.value = latest.reading.value;
+        last.at = now;
+      } else this.lastReports.set(name, { value: latest.reading.value, at: now });
     }
+    if (!any) return;
     this.emit('reported', values);
     await this.options.bus.reportActual(this.id, values).catch((error: unknown) => {
       this.log.warn({ err: message(error) }, 'twin report failed');

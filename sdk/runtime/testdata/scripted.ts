@@ -25,6 +25,8 @@ export class ScriptedDevice {
   readonly writes: { name: string; value: TwinValue }[] = [];
   reads = 0;
   connects = 0;
+  /** How long an answer takes, ms (0: at once), as a device on a line does. */
+  answerAfterMs = 0;
   /** Per-property write failures to throw before writes succeed. */
   writeFailures = 0;
   holds: (name: string, value: TwinValue) => TwinValue = (_name, value) => value;
@@ -81,8 +83,10 @@ class ScriptedDriver implements Driver<unknown, unknown> {
         return Promise.reject(new DeviceUnavailable(`${what}: no connection`));
       case 'error':
         return Promise.reject(new ProtocolError(`${what}: exception`));
-      default:
-        return Promise.resolve();
+      default: {
+        const ms = this.device.answerAfterMs;
+        return ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+      }
     }
   }
 }
