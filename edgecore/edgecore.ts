@@ -127,6 +127,7 @@ export class EdgeCore {
       this.store = TwinStore.open(join(config.dataDir, 'edgetwin.db'), {
         log: log.child({ module: 'edgecore:store' }),
         writeBehindMs: config.twin.writeBehindMs,
+        cacheBytes: config.twin.cacheMB * 1024 * 1024,
         history: { maxPoints: config.history.maxPoints, maxAgeMs: config.history.maxAgeSeconds * 1000 },
       });
       this.brokerUrl = await this.startBroker();

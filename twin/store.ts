@@ -69,6 +69,12 @@ export interface TwinStoreOptions {
    */
   writeBehindMs?: number;
   /**
+   * The most SQLite's page cache holds, bytes (default DEFAULT_CACHE_BYTES). better-sqlite3 builds SQLite with
+   * a 16 MB default: appended history pages fill it, so without a bound of its own the store's memory grows
+   * for an hour or more after start until it holds 16 MB (measured: +0.28 MB/min at 100 devices).
+   */
+  cacheBytes?: number;
+  /**
    * The history of reported values kept per twin (see `history()`): its newest `maxPoints` points (default
    * 10,000; 0 turns history off) younger than `maxAgeMs` (default 24 h).
    */
@@ -85,6 +91,9 @@ export interface TwinStoreHealth {
   /** Why not: the last commit failure (message, SQLite code, when, ISO 8601), or the store being closed. */
   error?: { message: string; code?: string; at?: string };
 }
+
+/** Default of `cacheBytes`. */
+export const DEFAULT_CACHE_BYTES = 2 * 1024 * 1024;
 
 /** Default of `writeBehindMs`. */
 export const DEFAULT_WRITE_BEHIND_MS = 5000;
@@ -202,6 +211,9 @@ export class TwinStore {
       restrictDbSidecars(path);
       db.pragma(`synchronous = ${synchronous}`);
       db.pragma('foreign_keys = ON');
+      // Negative: a size in KiB rather than in pages.
+      const cacheKiB = Math.max(64, Math.round((options.cacheBytes ?? DEFAULT_CACHE_BYTES) / 1024));
+      db.pragma(`cache_size = -${cacheKiB}`);
       const version = migrate(db, log);
       log.debug({ file: path, version, synchronous }, 'twin store open');
       return new TwinStore(db, options);
