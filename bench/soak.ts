@@ -39,6 +39,13 @@ function slope(points: [number, number][]): number {
 const dir = await mkdtemp(join(tmpdir(), 'edgetwin-soak-'));
 const fleet = await startModbusFleet(join(dir, 'fleet'), devices, cycleMs);
 const edge = await spawnEdge(await writeEdgeConfig(dir, [fleet.dir]));
+// Stopped early (Ctrl-C, kill): the edge is a process of its own and must not outlive the soak.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    void Promise.allSettled([edge.stop(), fleet.stop()])
+      .then(() => rm(dir, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  });
 console.log(
   `soak: edge pid ${edge.process.pid}, ${devices} Modbus devices, ${cycleMs} ms cycles, ${minutes} min`,
 );
