@@ -225,9 +225,11 @@ export class TwinModule {
     this.cache.set(id, applied.twins);
     const seq = this.chainOf(id).applied++;
     const changed = Object.keys(applied.result).length > 0;
-    const changedTwins = Object.fromEntries(
-      Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]),
-    );
+    // An edge update's sync is exactly its changed twins (tombstones included), in order: no second map.
+    const changedTwins: Record<string, MsgTwin | null> =
+      source === 'edge'
+        ? applied.sync
+        : Object.fromEntries(Object.keys(applied.result).map((name) => [name, applied.twins[name] ?? null]));
     if (changed) {
       // Beyond KubeEdge, a cloud sync the edge took goes back too: the cloud shows it as observedDesired.
       const sync = source === 'cloud' ? { ...changedTwins, ...applied.sync } : applied.sync;
