@@ -27,6 +27,17 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
 export const EDGETWIN_BIN =
   process.env.BENCH_RSS_BIN ?? fileURLToPath(new URL('../edgecore/cli/main.js', import.meta.url));
 
+/**
+ * The resident bytes of a process's `[heap]` mapping (glibc malloc's main arena: memory outside V8, such as
+ * SQLite's page cache), 0 when unreadable. `pid` 'self' for this process.
+ */
+export function mallocHeap(pid: number | 'self'): number {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const at = smaps.indexOf(' [heap]\n');
+  const rss = at < 0 ? undefined : /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))?.[1];
+  return Number(rss ?? 0) * 1024;
+}
+
 /** Loaded into each child with --import: answers `mem` (or `gc`, collecting first) with process.memoryUsage(). */
 const REPORTER = `data:text/javascript,${encodeURIComponent(
   "process.on('message',(m)=>{if(m==='gc'&&globalThis.gc)globalThis.gc();process.send?.(process.memoryUsage())})",

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnEdge, startModbusFleet, writeEdgeConfig } from './rss.js';
+import { mallocHeap, spawnEdge, startModbusFleet, writeEdgeConfig } from './rss.js';
 
 /**
  * `npm run soak`: `edgetwin edge` with 100 Modbus TCP devices (simulators in this process) for SOAK_MINUTES
@@ -17,14 +16,6 @@ const devices = Number(process.env.SOAK_DEVICES ?? 100);
 const INTERVAL_MS = 30_000;
 const MB = 1024 * 1024;
 const f = (bytes: number) => (bytes / MB).toFixed(1).padStart(6);
-
-/** The resident bytes of the process's `[heap]` mapping (glibc malloc's main arena), 0 when unreadable. */
-function mallocHeap(pid: number): number {
-  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  const at = smaps.indexOf(' [heap]\n');
-  const rss = at < 0 ? undefined : /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))?.[1];
-  return Number(rss ?? 0) * 1024;
-}
 
 /** Least-squares slope of y over x. */
 function slope(points: [number, number][]): number {

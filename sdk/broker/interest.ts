@@ -3,7 +3,6 @@ import { TopicRouter } from '../eventbus/topic-router.js';
 
 /** How many topics' matches BrokerInterest remembers: a few per device of a large edge. */
 const MATCHES_KEPT = 16_384;
-const NONE: readonly Holder[] = [];
 
 interface Holder {
   owner: string;
@@ -55,7 +54,7 @@ export class BrokerInterest {
   private holdersOf(topic: string): readonly Holder[] {
     let holders = this.matches.get(topic);
     if (holders === undefined) {
-      holders = this.router.has(topic) ? this.router.match(topic) : NONE;
+      holders = this.router.match(topic);
       if (this.matches.size >= MATCHES_KEPT) this.matches.clear();
       this.matches.set(topic, holders);
     }

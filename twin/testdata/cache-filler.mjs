@@ -1,15 +1,11 @@
 // Opens a twin store with cacheBytes argv[3] on file argv[2], writes ~12 MB of distinct twin rows (200 devices ×
 // 100 twins × a 500-character value), reads them all back, and prints how much malloc's heap ([heap] in smaps)
 // grew, in bytes. Run against dist/ by store-cache.integration.test.ts.
-import { readFileSync } from 'node:fs';
+import { mallocHeap } from '../../dist/bench/rss.js';
 import { TwinStore } from '../../dist/twin/store.js';
 
 const [file, cacheBytes] = process.argv.slice(2);
-const heap = () => {
-  const smaps = readFileSync('/proc/self/smaps', 'utf8');
-  const at = smaps.indexOf(' [heap]\n');
-  return at < 0 ? 0 : Number(/\nRss:\s+(\d+) kB/.exec(smaps.slice(at))[1]) * 1024;
-};
+const heap = () => mallocHeap('self');
 const store = TwinStore.open(file, {
   writeBehindMs: 0,
   cacheBytes: Number(cacheBytes),
