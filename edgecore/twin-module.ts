@@ -14,7 +14,9 @@ import {
 } from '../device-models/internal.js';
 import { topics } from '../sdk/internal.js';
 import { type DeltaIntents, deltaIntents, sameIntents } from '../twin/delta-intents.js';
+import { reportInPlace } from '../twin/report-in-place.js';
 import { applyUpdate, deltaTwins, snapshot } from '../twin/rules.js';
+import { checkUpdate } from '../twin/rules-validate.js';
 import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';
 import type { EdgeContext } from './context.js';
 import { deviceDescription, membershipDevice } from './membership.js';
@@ -70,6 +72,10 @@ export class TwinModule {
   private readonly chains = new Map<string, Chain>();
   /** Who is told of changes (listen); empty, as nearly always, costs an update one size check. */
   private readonly listeners = new Set<(event: TwinEvent) => void>();
+  /** Twins that reports write into (reportInPlace): made by this module, held by its cache alone. */
+  private readonly owned = new WeakSet<MsgTwin>();
+  /** Write-behind batches whose commit already tells the cloud link (one hook per batch, not per report). */
+  private readonly hooked = new WeakSet<Promise<void>>();
 
   constructor(private readonly ctx: EdgeContext) {}
 
@@ -235,10 +241,7 @@ export class TwinModule {
       const sync = source === 'cloud' ? { ...changedTwins, ...applied.sync } : applied.sync;
       if (source === 'edge' && !this.committing.has(id) && reportsOnly(update) && !bus.heard(result)) {
         // Reported values that nobody waits on: written behind (twin.writeBehindMs), coalesced per twin.
-        void this.ctx.store.writeBehind(id, changedTwins, sync).then(
-          () => this.ctx.cloud?.notifyOutbox(),
-          () => {}, // the store logs it
-        );
+        this.writeBehind(id, changedTwins, sync);
       } else
         try {
           this.committing.set(id, (this.committing.get(id) ?? 0) + 1);
@@ -307,6 +310,41 @@ export class TwinModule {
     if (changed && this.listeners.size > 0)
       this.emit({ kind: 'twin', id, changed: changedTwins, twins: applied.twins, delta: applied.delta });
     return applied;
+  }
+
+  /**
+   * A mapper's plain report that nobody waits on, applied to the cached twins in place (reportInPlace) and
+   * written behind: what update() would do with it, publishing nothing, as update() would publish nothing
+   * either (no result or document heard, the delta's intents unchanged, no listener). False, with nothing
+   * done, for any other update: update() takes it.
+   */
+  private reportedInPlace(id: string, update: MsgTwinMap): boolean {
+    const twins = this.cache.get(id);
+    const { bus } = this.ctx;
+    if (!twins || this.committing.has(id) || this.listeners.size > 0) return false;
+    // A standing delta not yet published since start goes out with update()'s first report (see
+    // deltaWorthPublishing); after that a report of twins without an expected value cannot change it.
+    const standing = this.deltas.get(id);
+    if (standing === undefined || (standing > 0 && !this.published.has(id))) return false;
+    if (!this.ctx.devices.has(id) || bus.heard(topics.twinUpdateResult(id))) return false;
+    if (bus.heard(topics.twinUpdateDocument(id)) || checkUpdate(twins, update, 'edge')) return false;
+    const changed = reportInPlace(twins, update, Date.now(), this.owned);
+    if (!changed) return false;
+    this.chainOf(id).applied++;
+    this.writeBehind(id, changed, changed);
+    this.ctx.metrics.twinUpdates.inc({ source: 'edge' });
+    return true;
+  }
+
+  /** Held by the store and committed with the next batch; the cloud link is told once that batch is in. */
+  private writeBehind(id: string, changed: Record<string, MsgTwin | null>, sync: MsgTwinMap): void {
+    const committed = this.ctx.store.writeBehind(id, changed, sync);
+    if (this.hooked.has(committed)) return;
+    this.hooked.add(committed);
+    committed.then(
+      () => this.ctx.cloud?.notifyOutbox(),
+      () => {}, // the store logs it
+    );
   }
 
   private chainOf(id: string): Chain {
@@ -388,7 +426,7 @@ export class TwinModule {
   private onTwinUpdate(topic: string, twin: MsgTwinMap, eventId: string): void {
     const id = topics.parseDeviceTopic(topic)?.id;
     if (id === undefined) this.badTopic(topic, eventId);
-    else void this.update(id, twin, 'edge', eventId);
+    else if (!this.reportedInPlace(id, twin)) void this.update(id, twin, 'edge', eventId);
   }
 
   /** A device topic with an empty, `+`, `#` or NUL namespace or name: 400 beside it (see start()). */

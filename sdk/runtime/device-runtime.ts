@@ -54,6 +54,10 @@ const CALL_DEADLINE_FACTOR = 4;
 const DEFAULT_TIMEOUT_MS = 5000;
 
 interface Latest {
+  /**
+   * The runtime's own record, written over by each reading: kept for a whole cycle, a new object per reading
+   * would outlive V8's young generation and be freed only by a full collection.
+   */
   reading: Reading;
   property: ResolvedProperty;
 }
@@ -128,7 +132,7 @@ export class DeviceRuntime extends EventEmitter {
 
   /** The latest reading of each property. */
   readings(): ReadonlyMap<string, Reading> {
-    return new Map([...this.latest].map(([name, l]) => [name, l.reading]));
+    return new Map([...this.latest].map(([name, l]) => [name, { ...l.reading }]));
   }
 
   /** Subscribes to desired values and starts connecting; resolves without waiting for the device. */
@@ -363,8 +367,11 @@ export class DeviceRuntime extends EventEmitter {
 
   private onReading(property: ResolvedProperty, reading: Reading): void {
     const latest = this.latest.get(property.name);
-    if (latest) latest.reading = reading;
-    else this.latest.set(property.name, { reading, property });
+    if (latest) {
+      latest.reading.value = reading.value;
+      latest.reading.quality = reading.quality;
+      latest.reading.timestamp = reading.timestamp;
+    } else this.latest.set(property.name, { reading: { ...reading }, property });
     const reason = this.reasons.get(property.name);
     if (reason && !sameValue(reason.held, reading.value)) this.reasons.delete(property.name);
     this.emit('reading', property.name, reading);
