@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TWIN_VALUE_TYPES } from '../device-models/internal.js';
 import { EventBus } from '../sdk/eventbus/event-bus.js';
@@ -239,6 +240,60 @@ describe('twin module', () => {
     expect((await device()).twins.setpoint?.reported?.reason).toHaveLength(256);
     await update({ setpoint: { actual: { value: '23.5' } } });
     expect((await device()).twins.setpoint?.reported).not.toHaveProperty('reason');
+  });
+
+  it('takes reports that nobody hears back as update() would: every version, reason and history point, across a restart', async () => {
+    await startEdge(); // watched: the thermostat's topics, not the scale's
+    const reporter = await mqtt.connectAsync(edge!.brokerUrl, { protocolVersion: 4 });
+    try {
+      const report = (twin: Record<string, unknown>) =>
+        reporter.publishAsync(
+          scaleTopic('twin/update'),
+          JSON.stringify({ event_id: randomUUID(), timestamp: Date.now(), twin }),
+          { qos: 1 },
+        );
+      const before = edge!.twinModule!.twins(SCALE_ID)!;
+      // The first report takes tare's standing delta (desired "false") away; from then on, only reports.
+      await report({ tare: { actual: { value: 'false' } } });
+      const weights = Array.from({ length: 30 }, (_, i) => (i / 4).toFixed(2));
+      for (const [i, value] of weights.entries())
+        await report({
+          weight: { actual: i % 5 === 4 ? { value, metadata: { reason: 'rounded' } } : { value } },
+          tare: { actual: { value: 'false' } },
+        });
+      // A bad value among them is refused, as ever, and changes nothing.
+      await report({ weight: { actual: { value: 'heavy' } } });
+      // On the same connection, so answered after every report before it was applied.
+      await reporter.subscribeAsync(scaleTopic('twin/get/result'), { qos: 1 });
+      const answered = new Promise<Twins>((resolve) =>
+        reporter.once('message', (_topic, payload) => resolve(JSON.parse(payload.toString()).twin)),
+      );
+      await reporter.publishAsync(
+        scaleTopic('twin/get'),
+        JSON.stringify({ event_id: 'get-1', timestamp: 0 }),
+      );
+      const got = (await answered) as Record<string, Record<string, unknown>>;
+      expect(got.weight).toMatchObject({
+        actual: { value: '7.25', metadata: { timestamp: expect.any(Number), reason: 'rounded' } },
+        actual_version: { cloud: 0, edge: 30 },
+      });
+      expect(got.tare).toMatchObject({ actual: { value: 'false' }, actual_version: { cloud: 0, edge: 31 } });
+      // What twins() handed out before is a copy: the reports did not write into it.
+      expect(before.weight?.actual).toBeUndefined();
+
+      await reporter.endAsync();
+      await edge!.stop();
+      await startEdge({ again: true });
+      const stored = edge!.twinModule!.twins(SCALE_ID)!;
+      expect(stored.weight).toEqual(got.weight);
+      expect(stored.tare).toEqual(got.tare);
+      const history = (await (
+        await fetch(`${edge!.httpUrl}/api/v1/devices/${SCALE_ID}/twins/weight/history`)
+      ).json()) as { points: { v: string }[] };
+      expect(history.points.map((p) => p.v)).toEqual(weights);
+    } finally {
+      await reporter.endAsync();
+    }
   });
 
   it('refuses a desired value above the maximum with 400, never makes it desired nor a delta', async () => {

@@ -16,7 +16,6 @@ import { topics } from '../sdk/internal.js';
 import { type DeltaIntents, deltaIntents, sameIntents } from '../twin/delta-intents.js';
 import { reportInPlace } from '../twin/report-in-place.js';
 import { applyUpdate, deltaTwins, snapshot } from '../twin/rules.js';
-import { checkUpdate } from '../twin/rules-validate.js';
 import type { ApplyResult, DeviceTwins, UpdateSource } from '../twin/types.js';
 import type { EdgeContext } from './context.js';
 import { deviceDescription, membershipDevice } from './membership.js';
@@ -327,7 +326,7 @@ export class TwinModule {
     const standing = this.deltas.get(id);
     if (standing === undefined || (standing > 0 && !this.published.has(id))) return false;
     if (!this.ctx.devices.has(id) || bus.heard(topics.twinUpdateResult(id))) return false;
-    if (bus.heard(topics.twinUpdateDocument(id)) || checkUpdate(twins, update, 'edge')) return false;
+    if (bus.heard(topics.twinUpdateDocument(id))) return false;
     const changed = reportInPlace(twins, update, Date.now(), this.owned);
     if (!changed) return false;
     this.chainOf(id).applied++;

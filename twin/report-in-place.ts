@@ -1,5 +1,11 @@
-import { type MsgTwin, type MsgTwinMap, setOwn, twinReason } from '../device-models/internal.js';
-import { isDeleted, own, ZERO } from './rules-validate.js';
+import {
+  type MsgTwin,
+  type MsgTwinMap,
+  sameTwinValue,
+  setOwn,
+  twinReason,
+} from '../device-models/internal.js';
+import { DEFAULT_TYPE, isDeleted, own, valueProblem, ZERO } from './rules-validate.js';
 import type { DeviceTwins } from './types.js';
 
 /**
@@ -11,10 +17,13 @@ import type { DeviceTwins } from './types.js';
  * made here, whose `actual`, its metadata and `actual_version` no one else holds), and later reports write
  * into that copy.
  *
- * Only a plain report qualifies, one whose outcome is that and nothing else: every twin it names is live and
- * has no expected value (so the delta cannot change), and it carries an actual value and no expected value,
- * no `optional: false` that is not already so, no deletion. Anything else returns undefined and changes
- * nothing, for `applyUpdate` to take. The update must have passed `checkUpdate` (values of the twin's type).
+ * Only a plain report qualifies, one whose outcome is that and nothing else: every twin it names is live, one
+ * with a desired value stays as far from it as it was (pending, or caught up: the delta cannot change), and the
+ * report carries an actual value and no expected value,
+ * no `optional: false` that is not already so, no `if_expected_version`, no deletion, and each value is one of
+ * its twin's type (checkUpdate's test; a value the twin already holds passed it then). Anything else returns
+ * undefined and changes nothing, for `applyUpdate` to take (or refuse). The keys need no test: only twins
+ * that exist qualify, and every one was made under a key checkUpdate took.
  *
  * Returns the changed twins (the ones now in `twins`), in the update's order. The caller must be the twins'
  * only writer and hand them out only to readers that do not keep them (the store encodes them when it commits
@@ -30,11 +39,20 @@ export function reportInPlace(
     if (!Object.hasOwn(update, key)) continue;
     const incoming = update[key];
     const existing = own(twins, key);
-    if (!incoming || !existing || isDeleted(existing)) return undefined;
-    if (incoming.expected !== undefined || typeof incoming.actual?.value !== 'string') return undefined;
+    if (typeof incoming !== 'object' || !incoming || !existing || isDeleted(existing)) return undefined;
+    if (incoming.expected !== undefined || incoming.if_expected_version != null) return undefined;
     if (incoming.optional === false && existing.optional !== false) return undefined;
+    const value = incoming.actual?.value;
+    if (typeof value !== 'string') return undefined;
+    const held = existing.actual?.value;
+    if (value === held) continue; // of its type, and no change for the delta
+    const type = existing.metadata?.type;
+    if (valueProblem(incoming.actual, type ?? DEFAULT_TYPE)) return undefined;
+    // A twin with a desired value: the report must leave it pending, or caught up, as it was.
     const expected = existing.expected?.value;
-    if (expected != null && expected !== '') return undefined;
+    if (expected != null && expected !== '')
+      if (sameTwinValue(type, expected, value) !== sameTwinValue(type, expected, held ?? ''))
+        return undefined;
   }
   const changed: Record<string, MsgTwin> = {};
   for (const key in update) {

@@ -96,7 +96,7 @@ function propertyProblem(
 }
 
 /** `null` or no part at all leaves that part alone (KubeEdge's Go pointer stays nil); `{}` is an error. */
-function valueProblem(part: MsgTwin['expected'], type: string): string | undefined {
+export function valueProblem(part: MsgTwin['expected'], type: string): string | undefined {
   if (part == null) return undefined;
   const value = part.value;
   if (typeof value !== 'string') return 'has no value (send null or leave it out to keep the current one)';
