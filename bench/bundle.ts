@@ -28,7 +28,7 @@ function run(file: string, args: string[], timeout = 300_000): Promise<{ ms: num
 }
 
 /** Children as the service runs them: Node's young generation kept small. */
-const OPTIONS = { timeoutMs: 30_000, env: { NODE_OPTIONS: '--max-semi-space-size=2' } };
+const OPTIONS = { timeoutMs: 30_000, env: { NODE_OPTIONS: '--max-semi-space-size=4' } };
 
 const rssOf = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;

@@ -73,7 +73,7 @@ async function runSize(size: number, seconds: number): Promise<string> {
     // As the installed `edgetwin` command runs it (its shebang and the service unit's NODE_OPTIONS).
     edge = await startChild(
       process.execPath,
-      ['--max-semi-space-size=2', ...EDGE_NODE_ARGS, MAIN, 'edge', '--config', config],
+      ['--max-semi-space-size=4', ...EDGE_NODE_ARGS, MAIN, 'edge', '--config', config],
       /, http (http:\/\/\S+)/,
       { timeoutMs: ONLINE_TIMEOUT_MS },
     );
