@@ -322,7 +322,8 @@ export class TwinModule {
     const { bus } = this.ctx;
     if (!twins || this.committing.has(id) || this.listeners.size > 0) return false;
     // A standing delta not yet published since start goes out with update()'s first report (see
-    // deltaWorthPublishing); after that a report of twins without an expected value cannot change it.
+    // deltaWorthPublishing); after that, a report that leaves every twin as pending (or caught up) as it was
+    // cannot change what was published.
     const standing = this.deltas.get(id);
     if (standing === undefined || (standing > 0 && !this.published.has(id))) return false;
     if (!this.ctx.devices.has(id) || bus.heard(topics.twinUpdateResult(id))) return false;
