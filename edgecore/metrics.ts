@@ -3,11 +3,14 @@ import { Counter, Gauge, Registry } from 'prom-client';
 /** edgecore's Prometheus metrics (GET /metrics). */
 export class EdgeMetrics {
   readonly registry = new Registry();
-  readonly twinUpdates = new Counter({
+  /** Edge reports counted since the last scrape, added to twinUpdates then (see countEdgeReport). */
+  private edgeReports = 0;
+  readonly twinUpdates: Counter<'source'> = new Counter({
     name: 'edgetwin_twin_updates_total',
     help: 'Twin updates accepted, by source (edge, cloud, http).',
     labelNames: ['source'],
     registers: [this.registry],
+    collect: () => this.addEdgeReports(),
   });
   readonly twinRefused = new Counter({
     name: 'edgetwin_twin_updates_refused_total',
@@ -59,5 +62,19 @@ export class EdgeMetrics {
   setState(device: string, state: string): void {
     for (const s of ['online', 'offline', 'unhealthy', 'ok', 'disconnected', 'unknown'])
       this.deviceState.set({ device, state: s }, s === state ? 1 : 0);
+  }
+
+  /**
+   * One accepted report of a mapper, as `twinUpdates.inc({source: 'edge'})` counts it, for the path that runs
+   * 10,000 times a second on a large edge: a number added to, and to the counter at the next read of it.
+   */
+  countEdgeReport(): void {
+    this.edgeReports++;
+  }
+
+  private addEdgeReports(): void {
+    if (this.edgeReports === 0) return;
+    this.twinUpdates.inc({ source: 'edge' }, this.edgeReports);
+    this.edgeReports = 0;
   }
 }

@@ -75,6 +75,8 @@ export class TwinModule {
   private readonly owned = new WeakSet<MsgTwin>();
   /** Write-behind batches whose commit already tells the cloud link (one hook per batch, not per report). */
   private readonly hooked = new WeakSet<Promise<void>>();
+  /** Each device's `update/result` and `update/document` topics, asked about at every report: made once. */
+  private readonly answerTopics = new Map<string, readonly [result: string, document: string]>();
 
   constructor(private readonly ctx: EdgeContext) {}
 
@@ -178,6 +180,7 @@ export class TwinModule {
 
   removeDevice(id: string): void {
     this.cache.delete(id);
+    this.answerTopics.delete(id);
     this.deltaTotal -= this.deltas.get(id) ?? 0;
     this.deltas.delete(id);
     this.ctx.metrics.deltas.set(this.deltaTotal);
@@ -326,13 +329,18 @@ export class TwinModule {
     // cannot change what was published.
     const standing = this.deltas.get(id);
     if (standing === undefined || (standing > 0 && !this.published.has(id))) return false;
-    if (!this.ctx.devices.has(id) || bus.heard(topics.twinUpdateResult(id))) return false;
-    if (bus.heard(topics.twinUpdateDocument(id))) return false;
+    if (!this.ctx.devices.has(id)) return false;
+    let answers = this.answerTopics.get(id);
+    if (!answers) {
+      answers = [topics.twinUpdateResult(id), topics.twinUpdateDocument(id)];
+      this.answerTopics.set(id, answers);
+    }
+    if (bus.heard(answers[0]) || bus.heard(answers[1])) return false;
     const changed = reportInPlace(twins, update, Date.now(), this.owned);
     if (!changed) return false;
     this.chainOf(id).applied++;
     this.writeBehind(id, changed, changed);
-    this.ctx.metrics.twinUpdates.inc({ source: 'edge' });
+    this.ctx.metrics.countEdgeReport();
     return true;
   }
 

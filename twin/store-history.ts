@@ -151,11 +151,16 @@ export class TwinHistory {
 
   /**
    * The points of `changed` to record: each twin's actual value, at its metadata timestamp (else now),
-   * unless it is the point the twin recorded last (an update that left the reported value alone).
+   * unless it is the point the twin recorded last (an update that left the reported value alone). Pushed
+   * onto `into` when given (and `into` returned), else onto a new list; undefined when there are none.
    */
-  record(deviceId: string, changed: Record<string, MsgTwin | null>): RecordedPoints | undefined {
+  record(
+    deviceId: string,
+    changed: Record<string, MsgTwin | null>,
+    into?: RecordedPoints,
+  ): RecordedPoints | undefined {
     if (!this.enabled) return undefined;
-    let points: RecordedPoints | undefined;
+    let points: RecordedPoints | undefined = into;
     for (const name in changed) {
       const actual = changed[name]?.actual;
       const v = actual?.value;

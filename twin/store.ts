@@ -370,10 +370,7 @@ export class TwinStore {
       };
       this.held.set(id, held);
     }
-    if (this.known.has(id)) {
-      const points = this.historyStore.record(id, changed);
-      if (points) for (const point of points) held.points.push(point);
-    }
+    if (this.known.has(id)) this.historyStore.record(id, changed, held.points);
     // Encoded when flushed, once per twin however many reports it got (the twin module never modifies a
     // twin it handed over: an update makes new ones).
     for (const name in changed) if (Object.hasOwn(changed, name)) held.twins.set(name, changed[name]!);
