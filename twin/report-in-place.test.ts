@@ -100,6 +100,7 @@ describe('reportInPlace', () => {
     expect(reportInPlace(base({ expected: { value: '2' }, ...reached }), report, NOW, owned)).toBeUndefined();
     expect(reportInPlace(base({ metadata: { type: 'deleted' } }), report, NOW, owned)).toBeUndefined();
     expect(reportInPlace({}, report, NOW, owned)).toBeUndefined();
+    expect(reportInPlace(base({}), {}, NOW, owned)).toBeUndefined();
     expect(reportInPlace(base({}), { t: null }, NOW, owned)).toBeUndefined();
     expect(reportInPlace(base({}), { t: { expected: { value: '1' } } }, NOW, owned)).toBeUndefined();
     expect(

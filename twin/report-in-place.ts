@@ -35,8 +35,10 @@ export function reportInPlace(
   now: number,
   owned: WeakSet<MsgTwin>,
 ): Record<string, MsgTwin> | undefined {
+  let any = false;
   for (const key in update) {
     if (!Object.hasOwn(update, key)) continue;
+    any = true;
     const incoming = update[key];
     const existing = own(twins, key);
     if (typeof incoming !== 'object' || !incoming || !existing || isDeleted(existing)) return undefined;
@@ -54,6 +56,7 @@ export function reportInPlace(
       if (sameTwinValue(type, expected, value) !== sameTwinValue(type, expected, held ?? ''))
         return undefined;
   }
+  if (!any) return undefined; // nothing to write: applyUpdate's (an empty result)
   const changed: Record<string, MsgTwin> = {};
   for (const key in update) {
     if (!Object.hasOwn(update, key)) continue;
