@@ -223,7 +223,7 @@ export class TwinModule {
     const modelProblem = checkAgainstModel(device, update);
     if (modelProblem) return this.refuse(id, { ok: false, code: 400, reason: modelProblem }, source, eventId);
     const { bus } = this.ctx;
-    const result = topics.twinUpdateResult(id);
+    const [result, document] = this.answersOf(id);
     const previous = this.cache.get(id) ?? {};
     const outOfBounds = boundsProblem(previous, update);
     if (outOfBounds) return this.refuse(id, { ok: false, code: 400, reason: outOfBounds }, source, eventId);
@@ -276,7 +276,6 @@ export class TwinModule {
       sent.push(bus.publish(result, { ...stamp, twin: applied.result }, { qos: 1 }));
     // Only when a value, type or `optional` changed: a mapper repeating what it read gets its result (with
     // the new versions), and the cloud its sync, but apps are not told of a change that did not happen.
-    const document = topics.twinUpdateDocument(id);
     if (Object.keys(applied.document).length > 0 && bus.heard(document))
       sent.push(bus.publish(document, { ...stamp, twin: applied.document }, { qos: 1 }));
     // An update that changed nothing cannot change the delta's intents itself (one still waiting for its
@@ -330,18 +329,24 @@ export class TwinModule {
     const standing = this.deltas.get(id);
     if (standing === undefined || (standing > 0 && !this.published.has(id))) return false;
     if (!this.ctx.devices.has(id)) return false;
-    let answers = this.answerTopics.get(id);
-    if (!answers) {
-      answers = [topics.twinUpdateResult(id), topics.twinUpdateDocument(id)];
-      this.answerTopics.set(id, answers);
-    }
-    if (bus.heard(answers[0]) || bus.heard(answers[1])) return false;
+    const [result, document] = this.answersOf(id);
+    if (bus.heard(result) || bus.heard(document)) return false;
     const changed = reportInPlace(twins, update, Date.now(), this.owned);
     if (!changed) return false;
     this.chainOf(id).applied++;
     this.writeBehind(id, changed, changed);
     this.ctx.metrics.countEdgeReport();
     return true;
+  }
+
+  /** The device's `update/result` and `update/document` topics (of a known device: kept until it is removed). */
+  private answersOf(id: string): readonly [result: string, document: string] {
+    let answers = this.answerTopics.get(id);
+    if (!answers) {
+      answers = [topics.twinUpdateResult(id), topics.twinUpdateDocument(id)];
+      if (this.ctx.devices.has(id)) this.answerTopics.set(id, answers);
+    }
+    return answers;
   }
 
   /** Held by the store and committed with the next batch; the cloud link is told once that batch is in. */

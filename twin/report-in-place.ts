@@ -19,9 +19,8 @@ import type { DeviceTwins } from './types.js';
  *
  * Only a plain report qualifies, one whose outcome is that and nothing else: every twin it names is live, one
  * with a desired value stays as far from it as it was (pending, or caught up: the delta cannot change), and the
- * report carries an actual value and no expected value,
- * no `optional: false` that is not already so, no `if_expected_version`, no deletion, and each value is one of
- * its twin's type (checkUpdate's test; a value the twin already holds passed it then). Anything else returns
+ * report carries an actual value and no expected value, no `optional: false` that is not already so, no
+ * `if_expected_version`, no deletion, and each value is one of its twin's type (checkUpdate's test; a value the twin already holds passed it then). Anything else returns
  * undefined and changes nothing, for `applyUpdate` to take (or refuse). The keys need no test: only twins
  * that exist qualify, and every one was made under a key checkUpdate took.
  *
