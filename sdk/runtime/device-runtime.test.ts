@@ -3,6 +3,7 @@ import type { ReportStrategy } from '../../device-models/index.js';
 import { DeviceRuntime, type RuntimeState } from './device-runtime.js';
 import { OFFLINE_AFTER_TIMEOUTS } from './state-policy.js';
 import { RecordingBus, ScriptedDevice, scriptedDevice } from './testdata/scripted.js';
+import { CycleClock } from './timers.js';
 
 /** A protocol-neutral runtime on a scripted device, with vitest's fake clock as the runtime's only clock. */
 function setup(options: { report?: ReportStrategy; maxWriteAttempts?: number } = {}) {
@@ -17,8 +18,9 @@ function setup(options: { report?: ReportStrategy; maxWriteAttempts?: number } =
     mapper: device.mapper(),
     bus,
     random: () => 0.5,
-    // Cycles a whole period apart from the first read, so that the ticks below land on them.
-    spread: 0.5,
+    // Its own clock, made on the fake one: cycles a whole period apart from the first read, so that the
+    // ticks below land on them.
+    cycles: new CycleClock(1),
     backoff: { initialMs: 500, maxMs: 8000, jitter: 0 },
     ...(options.maxWriteAttempts ? { maxWriteAttempts: options.maxWriteAttempts } : {}),
   });
@@ -274,50 +276,61 @@ describe('DeviceRuntime: report strategies', () => {
   });
 });
 
-describe('DeviceRuntime: each device keeps its own place in the period', () => {
-  /** When (ms after start) a device whose cycles sit at `spread` reads, over `ms`. */
-  async function readTimes(
-    spread: number | undefined,
-    id = 'default/thermostat',
-    ms = 3500,
-  ): Promise<number[]> {
+describe('DeviceRuntime: devices run their cycles on one clock', () => {
+  /** A device on `cycles`, and when (ms after `began`) it reads its temperature. */
+  function meter(cycles: CycleClock, id: string, began: number) {
     const device = new ScriptedDevice();
     device.values.set('temperature', 20);
     device.values.set('setpoint', 21);
     const times: number[] = [];
-    const started = Date.now();
     const runtime = new DeviceRuntime({
       device: { ...scriptedDevice(), id },
       mapper: device.mapper(),
       bus: new RecordingBus(),
-      ...(spread === undefined ? {} : { spread }),
+      cycles,
     });
     runtime.on('reading', (name: string) => {
-      if (name === 'temperature') times.push(Date.now() - started);
+      if (name === 'temperature') times.push(Date.now() - began);
     });
-    await runtime.start();
-    await tick(ms);
-    await runtime.stop();
-    return times;
+    return { runtime, times };
   }
 
-  it('reads at once, then at (spread + ½) of a period, then every period', async () => {
-    expect(await readTimes(0)).toEqual([0, 500, 1500, 2500, 3500]);
-    expect(await readTimes(0.5)).toEqual([0, 1000, 2000, 3000]);
-    expect(await readTimes(0.9)).toEqual([0, 1400, 2400, 3400]);
+  it('reads at once, then on the clock: a period after the first device, every period, later devices too', async () => {
+    const cycles = new CycleClock(1);
+    const began = Date.now();
+    const first = meter(cycles, 'default/first', began);
+    const second = meter(cycles, 'default/second', began);
+    const third = meter(cycles, 'default/third', began);
+    await first.runtime.start();
+    await tick(300);
+    await second.runtime.start();
+    await tick(400);
+    await third.runtime.start();
+    await tick(2800);
+    for (const { runtime } of [first, second, third]) await runtime.stop();
+    expect(first.times).toEqual([0, 1000, 2000, 3000]);
+    // A device's first cycle is at least half a period after its first read.
+    expect(second.times).toEqual([300, 1000, 2000, 3000]);
+    expect(third.times).toEqual([700, 2000, 3000]);
+    expect(cycles.size).toBe(0);
   });
 
-  it('spreads devices that start together over the period, each at a place its id gives, the same every start', async () => {
-    const places = await Promise.all(
-      Array.from(
-        { length: 20 },
-        async (_, i) => (await readTimes(undefined, `default/meter-${i}`, 1500))[1]!,
-      ),
-    );
-    expect(new Set(places).size).toBeGreaterThan(15);
-    for (const place of places) expect(place).toBeGreaterThanOrEqual(500);
-    for (const place of places) expect(place).toBeLessThan(1500);
-    expect(Math.max(...places) - Math.min(...places)).toBeGreaterThan(700);
-    expect((await readTimes(undefined, 'default/meter-3', 1500))[1]).toBe(places[3]);
+  it('with slots, spreads devices over the period by id, each in the same slot on every start', async () => {
+    const slotOf = async (ids: string[]) => {
+      const cycles = new CycleClock(10);
+      const began = Date.now();
+      const meters = ids.map((id) => meter(cycles, id, began));
+      for (const { runtime } of meters) await runtime.start();
+      await tick(1600);
+      for (const { runtime } of meters) await runtime.stop();
+      // Ten slots of 100 ms; a first cycle at least half a period after the first read.
+      for (const { times } of meters) expect(times[0]).toBe(0);
+      for (const { times } of meters) expect(times[1]).toBeGreaterThanOrEqual(500);
+      return meters.map(({ times }) => times[1]! % 1000);
+    };
+    const places = await slotOf(Array.from({ length: 20 }, (_, i) => `default/meter-${i}`));
+    for (const place of places) expect(place % 100).toBe(0);
+    expect(new Set(places).size).toBeGreaterThanOrEqual(6);
+    expect(await slotOf(['default/meter-3'])).toEqual([places[3]]);
   });
 });

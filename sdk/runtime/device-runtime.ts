@@ -21,7 +21,7 @@ import type { DeviceBus, ReportedValue } from './device-bus.js';
 import { type LastReport, shouldReport } from './report-filter.js';
 import { SerialQueue } from './serial-queue.js';
 import { type CycleOutcome, cycleOutcome, errorOutcome, OFFLINE_AFTER_TIMEOUTS } from './state-policy.js';
-import { spreadOf, Timers } from './timers.js';
+import { type CycleClock, spreadOf, Timers } from './timers.js';
 
 export interface DeviceRuntimeOptions {
   device: ResolvedDevice;
@@ -40,10 +40,12 @@ export interface DeviceRuntimeOptions {
   /** Attempts per desired value before giving up (default 5). */
   maxWriteAttempts?: number;
   /**
-   * Where in each period this device's cycles run, a fraction in [0, 1) (default: `spreadOf(device.id)`); ½ runs
-   * them a whole period after the first read, as a plain interval would.
+   * Which of the clock's slots in each period this device's cycles run in, a fraction in [0, 1) (default:
+   * `spreadOf(device.id)`); with one slot per period (the default) every device runs in it.
    */
   spread?: number;
+  /** What drives the device's cycles (default: the process's clock, shared by every device in it). */
+  cycles?: CycleClock;
 }
 
 /** The runtime's own view: `connecting` is internal; the others are what `state/update` carries. */
@@ -78,7 +80,7 @@ type Entry = { property: ResolvedProperty; point: Point<unknown> };
 export class DeviceRuntime extends EventEmitter {
   readonly id: string;
   private readonly log: Logger;
-  private readonly lifecycle = new Timers();
+  private readonly lifecycle: Timers;
   private readonly stopping = new Abort();
   private readonly queue = new SerialQueue();
   private readonly timeoutMs: number;
@@ -108,6 +110,7 @@ export class DeviceRuntime extends EventEmitter {
     this.log = (options.log ?? silentLogger).child({ device: this.id });
     this.timeoutMs = options.mapper.timeoutMs?.(options.device.config as never) ?? DEFAULT_TIMEOUT_MS;
     this.spread = options.spread ?? spreadOf(this.id);
+    this.lifecycle = new Timers(options.cycles);
     this.writer = new DesiredWriter({
       device: options.device,
       log: this.log,
@@ -231,7 +234,7 @@ export class DeviceRuntime extends EventEmitter {
   }
 
   private async startSession(driver: Driver<unknown, unknown>): Promise<void> {
-    const session = new Timers();
+    const session = new Timers(this.options.cycles);
     this.session = session;
     const entries: Entry[] = this.options.device.properties.map((property) => ({
       property,
