@@ -41,7 +41,7 @@ export interface DeviceRuntimeOptions {
   maxWriteAttempts?: number;
   /**
    * Which of the clock's slots in each period this device's cycles run in, a fraction in [0, 1) (default:
-   * `spreadOf(device.id)`); with one slot per period (the default) every device runs in it.
+   * `spreadOf(device.id)`; the clock has 4 slots per period unless made with another number).
    */
   spread?: number;
   /** What drives the device's cycles (default: the process's clock, shared by every device in it). */

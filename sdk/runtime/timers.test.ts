@@ -105,6 +105,17 @@ describe('Timers.every on a CycleClock', () => {
     expect(started[3]! - started[2]!).toBeGreaterThan(period / 2);
   });
 
+  it('runs a period under a millisecond every millisecond, as an interval would', async () => {
+    timers = new Timers(new CycleClock());
+    let runs = 0;
+    await new Promise<void>((resolve) => {
+      timers!.every(0, async () => {
+        if (++runs === 5) resolve();
+      });
+    });
+    expect(runs).toBe(5);
+  });
+
   it('drives a thousand devices of one period with one timer, in the order they joined, and none once they leave', async () => {
     const cycles = new CycleClock(1);
     const order: number[] = [];

@@ -83,7 +83,9 @@ export class CycleClock {
    * Calls `run` once every `ms`, in the slot `spread` (a fraction in [0, 1)) picks, first at least ½·ms from
    * now. Returns what to call to stop.
    */
-  join(ms: number, run: () => void, spread: number): () => void {
+  join(period: number, run: () => void, spread: number): () => void {
+    // As an interval would: a period under a millisecond is one.
+    const ms = Math.max(1, period);
     let cycle = this.cycles.get(ms);
     if (!cycle) {
       const made = new Cycle(ms, Math.max(1, Math.min(this.slots, Math.floor(ms))), () => {
