@@ -66,7 +66,7 @@ export class Timers {
  * in the same wake, and several lines' answers arrive in one wake. 1,000 Modbus devices on five lines of 200:
  * 0.33–0.38 cores one by one, 0.26–0.29 all in one slot, 0.28–0.31 in 4 slots, 0.32–0.38 in 8 (README,
  * Benchmarks). One slot makes each line's queue as long as its whole period's work, and 2,000 devices then fell
- * behind (p99 between reads 1,443–2,207 ms); 4 slots keep it to a quarter (1,132 ms).
+ * behind (p99 between reads 1,443–2,207 ms); 4 slots keep it to a quarter (1,132–1,205 ms).
  *
  * Why one timer per period: a Node interval is re-armed from when its callback ran, so every late run moves all
  * later ones. Timers of devices that fell due while the loop was busy (a full collection, a long commit) came
