@@ -27,4 +27,4 @@ export { DeviceRuntime, type DeviceRuntimeOptions, type RuntimeState } from './r
 export { type LastReport, shouldReport } from './runtime/report-filter.js';
 export { SerialQueue } from './runtime/serial-queue.js';
 export { type CycleOutcome, cycleOutcome, OFFLINE_AFTER_TIMEOUTS } from './runtime/state-policy.js';
-export { CycleClock, processCycles } from './runtime/timers.js';
+export { CycleClock } from './runtime/timers.js';

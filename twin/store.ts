@@ -371,8 +371,9 @@ export class TwinStore {
       this.held.set(id, held);
     }
     if (this.known.has(id)) this.historyStore.record(id, changed, held.points);
-    // Encoded when flushed, once per twin however many reports it got (the twin module never modifies a
-    // twin it handed over: an update makes new ones).
+    // Encoded when flushed, once per twin however many reports it got. An update hands over new twins; a report
+    // written in place (twin/report-in-place.ts) hands over the same twin again, written into: either way
+    // what is encoded is the twin's latest state.
     for (const name in changed) if (Object.hasOwn(changed, name)) held.twins.set(name, changed[name]!);
     for (const name in sync) if (Object.hasOwn(sync, name)) held.outbox.set(name, sync[name]!);
     if (!this.heldTimer) this.startHeldTimer();

@@ -104,7 +104,7 @@ export class CycleClock {
 }
 
 /** Slots per period: see CycleClock. */
-export const DEFAULT_SLOTS = 4;
+const DEFAULT_SLOTS = 4;
 
 interface Member {
   run: () => void;
