@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Modbus from 'modbus-serial';
 import { type ReadyChild, startChild, stopChild } from '../test/support/child.js';
-import { cpuSeconds } from './rss.js';
+import { cpuSeconds, shebangFlags } from './rss.js';
 
 /**
  * How far one edge scales: N Modbus TCP devices × 10 properties, collectCycle and reportCycle 1000 ms, run by
@@ -70,10 +70,10 @@ async function runSize(size: number, seconds: number): Promise<string> {
   let edge: ReadyChild | undefined;
   try {
     const startedAt = performance.now();
-    // As the installed `edgetwin` command runs it (its shebang and the service unit's NODE_OPTIONS).
+    // As the installed `edgetwin` command runs it: with the Node options of its shebang.
     edge = await startChild(
       process.execPath,
-      ['--max-semi-space-size=4', ...EDGE_NODE_ARGS, MAIN, 'edge', '--config', config],
+      [...shebangFlags(MAIN), ...EDGE_NODE_ARGS, MAIN, 'edge', '--config', config],
       /, http (http:\/\/\S+)/,
       { timeoutMs: ONLINE_TIMEOUT_MS },
     );

@@ -238,7 +238,7 @@ else
 release=$(dirname "$(dirname "$(readlink -f "$0")")")
 node=$release/node/bin/node
 [ -x "$node" ] || node=$system_node
-exec "$node" --max-semi-space-size=4 "$release/app/dist/edgecore/cli/main.js" "$@"
+exec "$node" --max-semi-space-size=4 --single-threaded-gc "$release/app/dist/edgecore/cli/main.js" "$@"
 WRAPPER
   } >"$partial/bin/edgetwin"
   chmod 0755 "$partial/bin/edgetwin"

@@ -133,9 +133,22 @@ export class WriteBatch {
     }
   }
 
-  /** The transaction committed: the outbox rows written are what the mirror holds now. */
+  /** The transaction committed: the outbox rows written are what the mirror holds now. Then clear(). */
   committed(): void {
     for (const [id, row] of this.written) this.mirror.set(id, row);
+    this.clear();
+  }
+
+  /**
+   * Forgets what was staged and written, for the next transaction. Kept until then, a commit's rows would live
+   * as long as the pause between commits (a write-behind tick): longer than V8's young generation, so every
+   * row, value and JSON string of every commit would be promoted to the old one and wait for a full collection.
+   */
+  clear(): void {
+    this.twins.clear();
+    this.outbox.clear();
+    this.written.length = 0;
+    this.removed.clear();
   }
 }
 

@@ -146,7 +146,7 @@ export class TwinStore {
   private closed = false;
   private readonly sql: Statements;
   private readonly mirror: OutboxMirror;
-  private batch: WriteBatch;
+  private readonly batch: WriteBatch;
   /** The ids in the device table, so that a write finds its device without a query. */
   private readonly known: Set<string>;
   private readonly writeBehindMs: number;
@@ -175,7 +175,7 @@ export class TwinStore {
     const hooks = {
       keyOf: (op: Operation) => op.id,
       begin: () => {
-        this.batch = new WriteBatch(this.sql, this.mirror);
+        this.batch.clear(); // what a transaction that rolled back staged
         this.historyStore.begin();
       },
       apply: (op: Operation) => this.apply(op),
