@@ -53,6 +53,13 @@ export interface Driver<C, V> {
   subscribe?(point: Point<V>, onValue: (reading: Reading) => void, call: Call): Promise<() => Promise<void>>;
   /** Releases every socket, port, listener and timer (or its hold on a shared one); safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Optional, once connected: the key of the connection this device shares with others and that answers one
+   * request at a time (a Modbus gateway's ip:port, an RS-485 line). The read cycles of the devices on one such
+   * line take turns: each starts when the one before it has finished, rather than every device of a cycle
+   * queueing its requests at once (see Timers.every).
+   */
+  readonly sharedLine?: string;
 }
 
 /** What a driver is given when it is created (`ProtocolMapper.createDriver`, `LoadedDriver.createDriver`). */

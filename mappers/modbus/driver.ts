@@ -119,6 +119,11 @@ export class ModbusDriver implements Driver<ModbusConfig, ModbusVisitor> {
     this.log.info({ endpoint: endpoint.key, unitId: this.unitId }, 'modbus connected');
   }
 
+  /** The endpoint this device shares with every other slave on it: their cycles take turns. */
+  get sharedLine(): string | undefined {
+    return this.line?.key;
+  }
+
   read(point: ModbusPoint, call: Call): Promise<Reading> {
     return readOneOf(this, point, call);
   }

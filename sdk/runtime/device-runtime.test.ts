@@ -315,6 +315,44 @@ describe('DeviceRuntime: devices run their cycles on one clock', () => {
     expect(cycles.size).toBe(0);
   });
 
+  it('runs the cycles of devices on one shared line one after another, and other lines beside them', async () => {
+    const cycles = new CycleClock(1);
+    const began = Date.now();
+    const onLine = (id: string, line: string) => {
+      const device = new ScriptedDevice();
+      device.values.set('temperature', 20);
+      device.values.set('setpoint', 21);
+      device.answerAfterMs = 30;
+      device.sharedLine = line;
+      const reads: number[] = [];
+      const runtime = new DeviceRuntime({
+        device: { ...scriptedDevice(), id },
+        mapper: device.mapper(),
+        bus: new RecordingBus(),
+        cycles,
+      });
+      runtime.on('reading', () => reads.push(Date.now() - began));
+      return { runtime, reads };
+    };
+    const devices = [
+      onLine('default/a', 'rs485-1'),
+      onLine('default/b', 'rs485-1'),
+      onLine('default/c', 'rs485-1'),
+      onLine('default/other', 'rs485-2'),
+    ];
+    await Promise.all(devices.map(({ runtime }) => runtime.start()));
+    await tick(500);
+    for (const { runtime } of devices) await runtime.stop();
+    // A cycle reads two properties, 30 ms each, and then has both readings: b's cycle begins when a's has
+    // ended, c's after b's; the device on the other line reads beside a.
+    expect(devices.map(({ reads }) => reads)).toEqual([
+      [60, 60],
+      [120, 120],
+      [180, 180],
+      [60, 60],
+    ]);
+  });
+
   it('with slots, spreads devices over the period by id, each in the same slot on every start', async () => {
     const slotOf = async (ids: string[]) => {
       const cycles = new CycleClock(10);

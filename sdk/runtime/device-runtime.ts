@@ -272,6 +272,7 @@ export class DeviceRuntime extends EventEmitter {
       session.every(cycle, () => this.collect(driver, group, points, then), {
         immediate: true,
         spread: this.spread,
+        ...(driver.sharedLine === undefined ? {} : { line: driver.sharedLine }),
       });
     }
     for (const [cycle, group] of reports)

@@ -116,6 +116,50 @@ describe('Timers.every on a CycleClock', () => {
     expect(runs).toBe(5);
   });
 
+  it('lets the runs of devices on one line take turns, beside other lines, skipping one stopped while it waited', async () => {
+    const cycles = new CycleClock(1);
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const waiters = new Map<string, () => void>();
+    const startedRun = (name: string) =>
+      new Promise<void>((resolve) => {
+        if (started.includes(name)) resolve();
+        else waiters.set(name, resolve);
+      });
+    const device = (name: string, line: string) => {
+      const t = new Timers(cycles);
+      // A long period: only the immediate first run of each device matters here.
+      t.every(
+        60_000,
+        () =>
+          new Promise<void>((resolve) => {
+            started.push(name);
+            gates.set(name, resolve);
+            waiters.get(name)?.();
+          }),
+        { immediate: true, line },
+      );
+      return t;
+    };
+    const a = device('a', 'gateway-1');
+    const b = device('b', 'gateway-1');
+    const c = device('c', 'gateway-1');
+    const m = device('m', 'gateway-2');
+    expect(cycles.lineCount).toBe(2);
+    await Promise.all([startedRun('a'), startedRun('m')]);
+    // b and c wait for the line a holds; m's line is free.
+    expect(started).toEqual(['a', 'm']);
+    b.stop();
+    gates.get('a')!();
+    await startedRun('c');
+    // b stopped while it waited: its turn passed without a run.
+    expect(started).toEqual(['a', 'm', 'c']);
+    gates.get('c')!();
+    gates.get('m')!();
+    for (const t of [a, c, m]) t.stop();
+    expect(cycles.lineCount).toBe(0);
+  });
+
   it('drives a thousand devices of one period with one timer, in the order they joined, and none once they leave', async () => {
     const cycles = new CycleClock(1);
     const order: number[] = [];

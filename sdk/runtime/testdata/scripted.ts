@@ -27,6 +27,8 @@ export class ScriptedDevice {
   connects = 0;
   /** How long an answer takes, ms (0: at once), as a device on a line does. */
   answerAfterMs = 0;
+  /** The line it shares with other devices (Driver.sharedLine), if any. */
+  sharedLine: string | undefined;
   /** Per-property write failures to throw before writes succeed. */
   writeFailures = 0;
   holds: (name: string, value: TwinValue) => TwinValue = (_name, value) => value;
@@ -44,6 +46,10 @@ class ScriptedDriver implements Driver<unknown, unknown> {
   private closed = false;
 
   constructor(private readonly device: ScriptedDevice) {}
+
+  get sharedLine(): string | undefined {
+    return this.device.sharedLine;
+  }
 
   /** Opening the connection fails only when unplugged: a silent device sits on a line that opens. */
   async connect(): Promise<void> {
