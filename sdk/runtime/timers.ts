@@ -122,8 +122,8 @@ export class CycleClock {
    * matched by one `leaveTurns`. Why: devices that share a line that answers one request at a time wait for it
    * anyway, but a run that starts and then waits holds its whole chain of calls (runtime, driver, connection)
    * while it waits, long enough for V8 to copy it out of the young generation. 2,000 Modbus devices on ten
-   * lines: scavenges 0.9–1.1 s per 10 s instead of 1.2–1.3 s, 0.50–0.51 cores instead of 0.54–0.56 (README,
-   * Benchmarks). A run that waits its turn also cannot reach its deadline while others hold the line.
+   * lines: 0.45–0.48 cores instead of 0.51–0.53 (README, Benchmarks, "The devices of one line take turns").
+   * A run that waits its turn also cannot reach its deadline while others hold the line.
    */
   turns(line: string): SerialQueue {
     let entry = this.lines.get(line);
