@@ -40,7 +40,8 @@ export class Timers {
     const finished = () => {
       running = false;
     };
-    const turns = options.line === undefined ? undefined : this.cycles.turns(options.line);
+    const { line } = options;
+    const turns = line === undefined ? undefined : this.cycles.turns(line);
     const run = turns ? () => (this.stopped ? Promise.resolve() : fn()) : fn;
     const tick = () => {
       if (this.stopped || running) return;
@@ -50,12 +51,12 @@ export class Timers {
     if (options.immediate) queueMicrotask(tick);
     const leave = this.cycles.join(ms, tick, options.spread ?? 0.5);
     this.joined.add(
-      turns && options.line !== undefined
-        ? () => {
+      line === undefined
+        ? leave
+        : () => {
             leave();
-            this.cycles.leaveTurns(options.line!);
-          }
-        : leave,
+            this.cycles.leaveTurns(line);
+          },
     );
   }
 
