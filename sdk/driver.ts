@@ -57,7 +57,7 @@ export interface Driver<C, V> {
    * Optional, once connected: the key of the connection this device shares with others and that answers one
    * request at a time (a Modbus gateway's ip:port, an RS-485 line). The read cycles of the devices on one such
    * line take turns: each starts when the one before it has finished, rather than every device of a cycle
-   * queueing its requests at once (see Timers.every).
+   * queueing its requests at once.
    */
   readonly sharedLine?: string;
 }
