@@ -141,8 +141,8 @@ export class WriteBatch {
 
   /**
    * Forgets what was staged and written, for the next transaction. Kept until then, a commit's rows would live
-   * as long as the pause between commits (a write-behind tick): longer than V8's young generation, so every
-   * row, value and JSON string of every commit would be promoted to the old one and wait for a full collection.
+   * until the next commit (up to a write-behind tick): long enough for V8 to promote them to its old generation,
+   * where only a full collection frees them.
    */
   clear(): void {
     this.twins.clear();
