@@ -168,7 +168,6 @@ class Cycle {
   private next = 0;
   private due = 0;
   private handle: NodeJS.Timeout | undefined;
-  private members = 0;
 
   constructor(
     private readonly ms: number,
@@ -190,10 +189,9 @@ class Cycle {
     const slot = this.slots[Math.min(this.slots.length - 1, Math.floor(spread * this.slots.length))]!;
     const member: Member = { run, notBefore: now + this.ms / 2 };
     slot.add(member);
-    this.members++;
     return () => {
       if (!slot.delete(member)) return;
-      if (--this.members > 0) return;
+      if (this.slots.some((other) => other.size > 0)) return;
       clearTimeout(this.handle);
       this.handle = undefined;
       this.emptied();
